@@ -1,0 +1,19 @@
+# mimflow: every experiment of "MIM: Mutual Information Machine" (Livne, Swersky, Fleet, 2019) as a DAG.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/aggregate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,1 @@
+"""Models: the low-dimensional MLP encoder/decoder (lowdim)."""

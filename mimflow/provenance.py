@@ -1,0 +1,88 @@
+"""What produced a result: code version, settings, packages, machine, times, input checksums."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("mimflow", "torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "snakemake")
+CODE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_state(root: Path = CODE_ROOT) -> dict[str, Any]:
+    """Commit and dirty flag of the code that ran (the mimflow checkout), or 'unknown' outside git."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads)"
+
+
+def provenance_record(settings: dict[str, Any], started: str, inputs: dict[str, str] | None = None,
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    from .workflow_config import settings_hash
+
+    record = {
+        "code": git_state(),
+        "settings": settings,
+        "settings_hash": settings_hash(settings),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "device": device_description(),
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "started": started,
+        "finished": now(),
+        "inputs_sha256": {name: sha256_file(path) for name, path in (inputs or {}).items()},
+    }
+    record.update(extra or {})
+    return record
+
+
+def write_json_atomic(data: Any, path: str | Path) -> None:
+    """Write JSON through a temporary name so no partial file ever looks complete."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,24 @@
+# Training: one job per (experiment, dataset, model, z_dim, mid_dim, seed).
+
+
+rule train_lowdim:
+    output:
+        model=f"{RUN}/model.pt",
+        log_csv=f"{RUN}/train_log.csv",
+        provenance=f"{RUN}/provenance.json",
+    params:
+        settings=run_settings,
+        # Resume state lives beside the outputs, not among them, so Snakemake never deletes it.
+        resume=f"{RUN}/resume.pt",
+    log:
+        run_log("train_lowdim"),
+    benchmark:
+        "results/benchmarks/train_lowdim/{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=1000,
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/train_lowdim.py"

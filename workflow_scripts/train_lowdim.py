@@ -1,0 +1,42 @@
+"""Snakemake adapter: train one low-dimensional run (rule train_lowdim)."""
+import logging
+from pathlib import Path
+
+import torch
+
+from mimflow.config import LowdimRunConfig
+from mimflow.provenance import now, provenance_record, write_json_atomic
+from mimflow.runs import save_checkpoint, write_train_log
+from mimflow.train import train_lowdim
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+log = logging.getLogger("train_lowdim")
+torch.set_num_threads(sm.threads)
+started = now()
+cfg = LowdimRunConfig.from_dict(dict(sm.params.settings))
+resume = Path(sm.params.resume)
+resume.parent.mkdir(parents=True, exist_ok=True)
+log.info("settings %s", cfg.to_dict())
+if resume.exists():
+    log.info("resuming from %s", resume)
+
+
+def log_epoch(model, record):
+    log.info("epoch %d beta %.3g lr %.4g train %.5g test %.5g (%.2fs)", record.epoch, record.beta, record.lr,
+             record.train_loss, record.test_loss, record.wall_time_s)
+
+
+try:
+    model, result = train_lowdim(cfg, resume_path=resume, on_epoch=log_epoch)
+except Exception:
+    log.exception("training failed")
+    raise
+save_checkpoint(model, cfg, result, sm.output.model)
+write_train_log(result.history, sm.output.log_csv)
+write_json_atomic(provenance_record(cfg.to_dict(), started, extra={
+    "rule": "train_lowdim", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
+    "epochs_run": len(result.history), "stopped_early": result.stopped_early,
+}), sm.output.provenance)
+resume.unlink(missing_ok=True)  # the run is complete; a forced rerun must start afresh
+log.info("best epoch %d loss %.5g after %d epochs", result.best_epoch, result.best_loss, len(result.history))
