@@ -1,0 +1,92 @@
+"""Spec 4: KSG mutual information, KNN accuracy and the reconstruction error."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mimflow.metrics import knn_accuracies, ksg_error_scale, ksg_mutual_information, mean_l2_error
+
+
+def gaussian_mi(rho: float) -> float:
+    return -0.5 * math.log(1.0 - rho ** 2)
+
+
+def correlated_pair(rho: float, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.standard_normal(n)
+    z = rho * x + math.sqrt(1.0 - rho ** 2) * rng.standard_normal(n)
+    return x, z
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.9])
+def test_ksg_matches_gaussian_mi(rho):
+    x, z = correlated_pair(rho, 5000, np.random.default_rng(0))
+    assert ksg_mutual_information(x, z) == pytest.approx(gaussian_mi(rho), abs=0.05)
+
+
+def test_ksg_independent_is_near_zero():
+    rng = np.random.default_rng(1)
+    x, z = rng.standard_normal((5000, 1)), rng.standard_normal((5000, 1))
+    assert abs(ksg_mutual_information(x, z)) < 0.05
+
+
+def test_ksg_is_in_nats_and_scales_with_dependence():
+    rng = np.random.default_rng(2)
+    weak = ksg_mutual_information(*correlated_pair(0.5, 5000, rng))
+    strong = ksg_mutual_information(*correlated_pair(0.9, 5000, rng))
+    assert strong > weak + 0.5  # 0.830 vs 0.144 nats; bits would give 1.198 vs 0.208
+
+
+def test_ksg_two_dimensional_blocks_add():
+    rng = np.random.default_rng(3)
+    rhos = (0.5, 0.9)
+    pairs = [correlated_pair(r, 5000, rng) for r in rhos]
+    x = np.stack([p[0] for p in pairs], axis=1)
+    z = np.stack([p[1] for p in pairs], axis=1)
+    expected = sum(gaussian_mi(r) for r in rhos)
+    assert ksg_mutual_information(x, z) == pytest.approx(expected, abs=0.05)
+
+
+def test_ksg_rejects_mismatched_lengths():
+    rng = np.random.default_rng(4)
+    with pytest.raises(ValueError, match="same number of points"):
+        ksg_mutual_information(rng.standard_normal(100), rng.standard_normal(99))
+
+
+def test_ksg_rejects_k_not_below_n():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError):
+        ksg_mutual_information(rng.standard_normal(5), rng.standard_normal(5), k=5)
+
+
+def test_ksg_error_scale_formula():
+    assert ksg_error_scale(10000, 2, 2) == pytest.approx(0.01 + 0.1)
+
+
+def test_knn_accuracies_keys_and_separable_clusters():
+    rng = np.random.default_rng(6)
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    train_y = np.repeat(np.arange(4), 30)
+    test_y = np.repeat(np.arange(4), 20)
+    train_z = centers[train_y] + 0.1 * rng.standard_normal((len(train_y), 2))
+    test_z = centers[test_y] + 0.1 * rng.standard_normal((len(test_y), 2))
+    acc = knn_accuracies(train_z, train_y, test_z, test_y)
+    assert set(acc) == {"clf_acc_KNN1", "clf_acc_KNN3", "clf_acc_KNN5", "clf_acc_KNN10"}
+    assert all(v == 1.0 for v in acc.values())
+
+
+def test_knn_accuracies_at_chance_on_shuffled_labels():
+    rng = np.random.default_rng(7)
+    train_z, test_z = rng.standard_normal((400, 2)), rng.standard_normal((400, 2))
+    train_y, test_y = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+    acc = knn_accuracies(train_z, train_y, test_z, test_y, neighbors=(5,))
+    assert set(acc) == {"clf_acc_KNN5"}
+    assert 0.35 < acc["clf_acc_KNN5"] < 0.65
+
+
+def test_mean_l2_error_hand_value():
+    x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    assert mean_l2_error(x, np.zeros_like(x)) == pytest.approx(2.5)
+    # mean of per-vector norms (7.5), not an RMSE (5.59) nor a root mean squared norm (7.91)
+    assert mean_l2_error(np.array([[3.0, 4.0], [6.0, 8.0]]), np.zeros((2, 2))) == pytest.approx(7.5)

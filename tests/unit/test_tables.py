@@ -1,0 +1,66 @@
+"""Tidy run tables and their summary over seeds."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mimflow.tables import runs_table, summary_table
+
+METRICS = {
+    ("mim", 1): {"MI_ksg": 1.10, "H_q_x": 2.50, "clf_acc_KNN5": 0.90},
+    ("mim", 2): {"MI_ksg": 1.30, "H_q_x": 2.70, "clf_acc_KNN5": 0.80},
+    ("mim", 3): {"MI_ksg": 1.60, "H_q_x": 2.40, "clf_acc_KNN5": 0.95},
+    ("vae", 1): {"MI_ksg": 0.40, "H_q_x": 2.10, "clf_acc_KNN5": 0.50},
+}
+
+
+@pytest.fixture
+def metrics_paths(tmp_path):
+    paths = []
+    for (model, seed), metrics in METRICS.items():
+        folder = tmp_path / "results" / "runs" / "exp" / "toy4" / model / "z2-h5" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        (folder / "provenance.json").write_text(json.dumps(
+            {"settings": {"epochs": 200, "lr": 0.001, "seed": seed, "model": model}}))
+        paths.append(folder / "metrics.json")
+    return list(reversed(paths))  # input order must not matter
+
+
+def test_runs_table(metrics_paths):
+    runs = runs_table(metrics_paths)
+    assert len(runs) == 4
+    assert list(zip(runs["model"], runs["seed"])) == [("mim", 1), ("mim", 2), ("mim", 3), ("vae", 1)]
+    assert set(runs["experiment"]) == {"exp"} and set(runs["dataset"]) == {"toy4"}
+    assert set(runs["z_dim"]) == {2} and set(runs["mid_dim"]) == {5}
+    assert runs["z_dim"].dtype.kind == "i" and runs["seed"].dtype.kind == "i"
+    for _, row in runs.iterrows():
+        for key, value in METRICS[(row["model"], row["seed"])].items():
+            assert row[key] == value
+    assert set(runs["train_epochs"]) == {200} and set(runs["train_lr"]) == {0.001}
+    assert "train_seed" not in runs and "train_model" not in runs  # wildcards are not duplicated
+
+
+def test_summary_table(metrics_paths):
+    summary = summary_table(runs_table(metrics_paths))
+    assert len(summary) == 2
+    mim = summary[summary["model"] == "mim"].iloc[0]
+    for metric in ("MI_ksg", "H_q_x", "clf_acc_KNN5"):
+        values = np.array([METRICS[("mim", s)][metric] for s in (1, 2, 3)])
+        assert mim[f"{metric}_mean"] == pytest.approx(values.mean())
+        assert mim[f"{metric}_std"] == pytest.approx(values.std(ddof=1))
+        assert mim[f"{metric}_count"] == 3
+    vae = summary[summary["model"] == "vae"].iloc[0]
+    assert vae["MI_ksg_mean"] == pytest.approx(0.40) and vae["MI_ksg_count"] == 1
+    assert np.isnan(vae["MI_ksg_std"])  # one seed: std with ddof 1 is undefined
+    assert not any(c.startswith(("seed_", "train_", "z_dim_", "mid_dim_")) for c in summary.columns)
+    assert {"experiment", "dataset", "model", "z_dim", "mid_dim"} <= set(summary.columns)
+
+
+def test_runs_table_rejects_paths_outside_run_folders(tmp_path):
+    stray = tmp_path / "metrics.json"
+    stray.write_text("{}")
+    with pytest.raises(ValueError, match="run folder"):
+        runs_table([stray])

@@ -1,0 +1,97 @@
+"""The smoke preset through real Snakemake: every expected file appears, with sane content."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from mimflow.workflow_config import experiment_runs, run_dir
+
+from .conftest import REPO, copy_workflow, snakemake
+
+RUN_FILES = ["model.pt", "train_log.csv", "metrics.json", "provenance.json", "eval_provenance.json"]
+METRIC_KEYS = {"MI_ksg", "H_q_x", "x_recon_err", "clf_acc_KNN1", "clf_acc_KNN3", "clf_acc_KNN5", "clf_acc_KNN10",
+               "MI", "H_p_z", "H_enc", "H_dec", "H_Msamp", "Dkl_q_p", "Dkl_p_q", "H_P_x", "epoch", "loss"}
+
+
+def smoke_config() -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    preset = yaml.safe_load((REPO / "presets" / "smoke.yaml").read_text())
+
+    def merge(base, over):
+        for key, value in over.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    return merge(config, preset)
+
+
+def test_every_run_and_table_exists(smoke_run):
+    config = smoke_config()
+    n_runs = 0
+    for name in config["run_experiments"]:
+        runs = list(experiment_runs(config, name))
+        n_runs += len(runs)
+        for run in runs:
+            folder = smoke_run / run_dir(**run)
+            for fname in RUN_FILES:
+                assert (folder / fname).is_file(), folder / fname
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert METRIC_KEYS <= set(metrics), METRIC_KEYS - set(metrics)
+            log = pd.read_csv(folder / "train_log.csv")
+            assert list(log.columns) == ["epoch", "beta", "lr", "train_loss", "test_loss", "wall_time_s"]
+            assert 1 <= len(log) <= config["experiments"][name].get("training", {}).get(
+                "epochs", config["lowdim_training"]["epochs"])
+            prov = json.loads((folder / "provenance.json").read_text())
+            assert prov["settings"]["seed"] == run["seed"] and prov["settings"]["model"] == run["model"]
+            assert {"code", "packages", "device", "started", "finished", "settings_hash"} <= set(prov)
+        table = pd.read_csv(smoke_run / "results" / "tables" / f"{name}.csv")
+        assert len(table) == len(runs)
+        summary = pd.read_csv(smoke_run / "results" / "tables" / f"{name}_summary.csv")
+        assert {"MI_ksg_mean", "MI_ksg_std", "MI_ksg_count"} <= set(summary.columns)
+    assert n_runs == 13
+    assert not list(smoke_run.glob("results/runs/**/resume.pt")), "resume checkpoints must go once a run completes"
+
+
+def test_no_spurious_rerun_after_clean_finish(smoke_run):
+    proc = snakemake(smoke_run, "-n", "--cores", "2", "--configfile", "presets/smoke.yaml")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_out_of_grid_run_is_a_target(smoke_run):
+    target = "results/runs/toy2d/toy4/amim/z3-h7/seed7/metrics.json"
+    snakemake(smoke_run, target, "--cores", "1", "--configfile", "presets/smoke.yaml")
+    metrics = json.loads((smoke_run / target).read_text())
+    settings = json.loads((smoke_run / target).with_name("provenance.json").read_text())["settings"]
+    assert settings["z_dim"] == 3 and settings["mid_dim"] == 7 and settings["seed"] == 7
+    assert settings["epochs"] == 3  # the experiment's (smoke) settings
+    assert metrics["MI_ksg"] == pytest.approx(metrics["MI_ksg"])  # finite
+
+
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint")
+    assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("bad, expected", [
+    ({"experiments": {"toy2d": {"datasets": {"mnist3": ["mim"]}}}}, ["experiments.toy2d.datasets", "mnist3", "toy4"]),
+    ({"experiments": {"toy2d": {"z_dims": [0]}}}, ["experiments.toy2d.z_dims[0]", "0", ">= 1"]),
+    ({"lowdim_training": {"epochs": -5}}, ["lowdim_training.epochs", "-5", ">= 1"]),
+    ({"lowdim_training": {"epoch": 5}}, ["lowdim_training", "epoch", "epochs"]),
+    ({"fidelity": {"mim_decoder_qx": "2020"}}, ["fidelity.mim_decoder_qx", "2020", "importance"]),
+])
+def test_bad_config_stops_before_any_job(tmp_path, bad, expected):
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(workdir, "--cores", "1", "--configfile", "bad.yaml", check=False, timeout=120)
+    assert proc.returncode != 0
+    message = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("mimflow:")]
+    assert len(message) == 1, proc.stdout + proc.stderr
+    for fragment in expected:
+        assert fragment in message[0], (fragment, message[0])
+    assert not (workdir / "results").exists(), "no job may run on a bad config"
