@@ -36,6 +36,15 @@ def load_checkpoint(path: str | Path) -> tuple[LowdimModel, LowdimRunConfig, dic
     return model, LowdimRunConfig.from_dict(state["run_config"]), state
 
 
+def save_epoch_states(result: TrainResult, path: str | Path) -> None:
+    """Per-epoch weights (an empty list unless the run recorded them), for animation frames."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({"epochs": [r.epoch for r in result.history][:len(result.epoch_states)],
+                "states": result.epoch_states}, tmp)
+    os.replace(tmp, path)
+
+
 def write_train_log(history: list[EpochRecord], path: str | Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")

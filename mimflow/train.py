@@ -49,6 +49,7 @@ class TrainResult:
     best_state: dict
     history: list[EpochRecord] = field(default_factory=list)
     stopped_early: bool = False
+    epoch_states: list[dict] = field(default_factory=list)  # per-epoch weights, when recorded (animations)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -93,8 +94,12 @@ def train_lowdim(
     cfg: LowdimRunConfig,
     resume_path: Path | None = None,
     on_epoch: Callable[[LowdimModel, EpochRecord], None] | None = None,
+    record_states: bool = False,
 ) -> tuple[LowdimModel, TrainResult]:
-    """Train one run; returns the model loaded with its best checkpoint, and the history."""
+    """Train one run; returns the model loaded with its best checkpoint, and the history.
+
+    record_states keeps a copy of the weights after every epoch (for the animation frames).
+    """
     obj = objective(cfg.model)
     source = lowdim_source(cfg.dataset, cfg.dataset_size, cfg.batch_size)
     torch.manual_seed(cfg.seed)  # weight initialisation only; all sampling uses `generator`
@@ -112,7 +117,8 @@ def train_lowdim(
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         result = TrainResult(state["best_epoch"], state["best_loss"], state["best_state"],
-                             [EpochRecord(**r) for r in state["history"]], state["stopped_early"])
+                             [EpochRecord(**r) for r in state["history"]], state["stopped_early"],
+                             state["epoch_states"])
         start_epoch = state["epoch"] + 1
         if state["finished"]:
             start_epoch = cfg.epochs + 1
@@ -151,6 +157,8 @@ def train_lowdim(
             raise NonFiniteLossError(f"non-finite test loss ({current}) at epoch {epoch}")
         record = EpochRecord(epoch, beta, lr, train_loss, current, time.perf_counter() - started)
         result.history.append(record)
+        if record_states:
+            result.epoch_states.append(copy.deepcopy(model.state_dict()))
 
         if epoch >= cfg.warmup_steps and current < result.best_loss:
             result.best_epoch, result.best_loss = epoch, current
@@ -166,6 +174,7 @@ def train_lowdim(
                 "best_epoch": result.best_epoch, "best_loss": result.best_loss,
                 "best_state": result.best_state, "history": [asdict(r) for r in result.history],
                 "stopped_early": stop, "finished": stop or epoch == cfg.epochs,
+                "epoch_states": result.epoch_states,
             }, resume_path)
         if stop:
             break

@@ -24,6 +24,8 @@ wildcard_constraints:
     z_dim=r"[1-9]\d*",
     mid_dim=r"[1-9]\d*",
     seed=r"\d+",
+    metric=r"[A-Za-z_0-9]+",
+    panels=r"(mim|amim|mim-minusH|vae|vae-plusH|ae)(_(mim|amim|mim-minusH|vae|vae-plusH|ae))+",
 
 
 RUN = RUN_DIR
@@ -54,5 +56,56 @@ def experiment_table_inputs(wildcards):
     return experiment_metrics(wildcards.experiment)
 
 
+def experiment_figures(name):
+    return config["experiments"][name].get("figures", ["stats", "runs"])
+
+
+def animation_run(experiment_name, dataset, model):
+    """The run an animation GIF shows: the experiment's first z_dim, mid_dim and seed."""
+    exp = config["experiments"][experiment_name]
+    seeds = exp.get("seeds", config["seeds"])
+    return dict(experiment=experiment_name, dataset=dataset, model=model, z_dim=exp["z_dims"][0],
+                mid_dim=exp["mid_dims"][0], seed=seeds[0])
+
+
+def animation_gif_inputs(wildcards):
+    folder = run_dir(**animation_run(wildcards.experiment, wildcards.dataset, wildcards.model))
+    return {"model": f"{folder}/model.pt", "states": f"{folder}/epoch_states.pt"}
+
+
+def animation_panel_names(experiment_name):
+    """dataset_model names of the side-by-side panels, in plots.animation_panels order."""
+    exp = config["experiments"][experiment_name]
+    return [f"{d}_{exp['datasets'][d][0]}" for d in config["plots"]["animation_panels"] if d in exp["datasets"]]
+
+
+def side_by_side_name(experiment_name):
+    exp = config["experiments"][experiment_name]
+    return "_".join(exp["datasets"][d][0] for d in config["plots"]["animation_panels"] if d in exp["datasets"])
+
+
+def side_by_side_inputs(wildcards):
+    return [f"results/figures/{wildcards.experiment}/{p}.gif" for p in animation_panel_names(wildcards.experiment)]
+
+
+def experiment_figure_targets(name):
+    families = experiment_figures(name)
+    targets = []
+    if "stats" in families:
+        targets += [f"results/figures/{name}/{metric}.png" for metric in config["plots"]["stats_metrics"]]
+    if "runs" in families:
+        for run in experiment_runs(config, name):
+            targets += [f"{run_dir(**run)}/reconstruction.png", f"{run_dir(**run)}/grid.png"]
+    if "animation" in families:
+        exp = config["experiments"][name]
+        targets += [f"results/figures/{name}/{d}_{m}.gif" for d, models in exp["datasets"].items() for m in models]
+        targets.append(f"results/figures/{name}/{side_by_side_name(name)}.gif")
+    return targets
+
+
 def all_targets():
-    return [f"results/tables/{name}_summary.csv" for name in config["run_experiments"]]
+    targets = []
+    for name in config["run_experiments"]:
+        targets.append(f"results/tables/{name}_summary.csv")
+        targets += experiment_figure_targets(name)
+    return targets

@@ -6,8 +6,10 @@ rule train_lowdim:
         model=f"{RUN}/model.pt",
         log_csv=f"{RUN}/train_log.csv",
         provenance=f"{RUN}/provenance.json",
+        epoch_states=f"{RUN}/epoch_states.pt",
     params:
         settings=run_settings,
+        record_epochs=lambda wc: "animation" in experiment_figures(wc.experiment),
         # Resume state lives beside the outputs, not among them, so Snakemake never deletes it.
         resume=f"{RUN}/resume.pt",
     log:

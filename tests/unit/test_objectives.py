@@ -167,6 +167,9 @@ def test_decoder_path_2019_uses_decoder_density(model):
     torch.testing.assert_close(t.log_p_z, model.log_prior(z_obs))
     torch.testing.assert_close(t.log_q_z_given_x, normal_log_prob(z_obs, q_loc, q_scale))
     assert t.x_recon is None
+    with torch.no_grad():
+        default = decoder_path(model, z_obs, torch.Generator().manual_seed(6))
+    assert torch.equal(default.log_q_x, t.log_q_x)  # the published 2019 form is the default
 
 
 def test_decoder_path_importance_form(model):

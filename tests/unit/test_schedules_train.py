@@ -76,6 +76,15 @@ def test_history_follows_schedules_and_best_is_loaded(mim_run):
     assert_states_equal(model.state_dict(), result.best_state)
 
 
+def test_fidelity_switch_reaches_the_training_loop(mim_run):
+    cfg, (_, result_2019) = mim_run
+    _, result_imp = train_lowdim(LowdimRunConfig.from_dict({**cfg.to_dict(), "mim_decoder_qx": "importance"}))
+    assert result_imp.history[0].train_loss != result_2019.history[0].train_loss  # beta = 1 from epoch 1
+    _, vae_a = train_lowdim(LowdimRunConfig(model="vae", **{**SMALL, "epochs": 2}))
+    _, vae_b = train_lowdim(LowdimRunConfig(model="vae", **{**SMALL, "epochs": 2, "mim_decoder_qx": "importance"}))
+    assert [r.test_loss for r in vae_a.history] == [r.test_loss for r in vae_b.history]  # no sampling path
+
+
 def test_ae_trains_with_beta_zero_and_delta_encoder():
     model, result = train_lowdim(LowdimRunConfig(model="ae", **{**SMALL, "epochs": 2}))
     assert all(r.beta == 0.0 for r in result.history)
@@ -83,8 +92,10 @@ def test_ae_trains_with_beta_zero_and_delta_encoder():
     assert not train_mod.build_model(LowdimRunConfig(model="vae", **SMALL), 2).encoder.delta
 
 
-def test_epoch_test_loss_formula(mim_run):
-    cfg, (model, _) = mim_run
+@pytest.mark.parametrize("q_x_form", ["2019", "importance"])
+def test_epoch_test_loss_formula(mim_run, q_x_form):
+    cfg0, (model, _) = mim_run
+    cfg = LowdimRunConfig.from_dict({**cfg0.to_dict(), "mim_decoder_qx": q_x_form})
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(9))
     for name in ("vae", "mim", "ae"):
         obj = objective(name)
@@ -97,6 +108,50 @@ def test_epoch_test_loss_formula(mim_run):
                 z_obs = torch.randn(64, cfg.z_dim, generator=g)
                 expected = (expected + obj.loss(decoder_path(model, z_obs, g, cfg.mim_decoder_qx), beta).mean()) / 2
         assert got == pytest.approx(expected.item(), rel=1e-6), name
+
+
+def test_one_epoch_replay_of_the_mim_update():
+    """Spec 3.4: per batch, mean(L_enc) + beta * mean(L_dec) on 128 fresh prior draws, one Adam step;
+    the logged train loss is the sum over both paths averaged over batches and halved."""
+    cfg = LowdimRunConfig(model="mim", **{**SMALL, "epochs": 1, "dataset_size": 256})
+    trained, result = train_lowdim(cfg)
+
+    obj = objective("mim")
+    torch.manual_seed(cfg.seed)
+    model = train_mod.build_model(cfg, 2)
+    g = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=noam_lr(1, cfg.lr, cfg.warmup_steps))
+    source = lowdim_source(cfg.dataset, cfg.dataset_size, cfg.batch_size)
+    x_train, _ = source.train_pass(g)
+    total = 0.0
+    for batch in x_train.split(cfg.batch_size):
+        opt.zero_grad()
+        enc = obj.loss(encoder_path(model, batch, g), 1.0).mean()
+        enc.backward()
+        z_obs = torch.randn(cfg.batch_size, cfg.z_dim, generator=g)
+        dec = obj.loss(decoder_path(model, z_obs, g, "2019"), 1.0).mean()
+        dec.backward()
+        total += enc.item() + dec.item()
+        opt.step()
+    x_test, _ = source.test_pass(g)
+    expected_test = epoch_test_loss(model, x_test, obj, cfg, g)
+
+    assert result.history[0].train_loss == pytest.approx(total / 2 / 2, rel=1e-6)
+    assert result.history[0].test_loss == pytest.approx(expected_test, rel=1e-6)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(trained.state_dict()[key], value)
+
+
+def test_sampling_path_waits_for_beta_one():
+    """Spec 3.4: MIM's decoder path trains only once beta >= 1, so during warm-up MIM updates like A-MIM
+    (and its logged train loss is still halved)."""
+    settings = {**SMALL, "epochs": 1, "warmup_steps": 2, "dataset_size": 256}
+    mim_model, mim = train_lowdim(LowdimRunConfig(model="mim", **settings))
+    amim_model, amim = train_lowdim(LowdimRunConfig(model="amim", **settings))
+    assert mim.history[0].beta == 0.5
+    assert_states_equal(mim_model.state_dict(), amim_model.state_dict())
+    assert mim.history[0].train_loss == pytest.approx(amim.history[0].train_loss / 2, rel=1e-6)
+    assert mim.history[0].test_loss != amim.history[0].test_loss  # the test loss always adds the decoder path
 
 
 def _expected_stop(losses: list[float], w: int, epochs: int):
@@ -218,6 +273,10 @@ def test_evaluation_is_deterministic_and_consistent(mim_run):
     assert a["H_mean"] == pytest.approx(0.5 * (a["H_enc"] + a["H_dec"]))
     assert a["Dkl"] == pytest.approx(0.5 * (a["Dkl_q_p"] + a["Dkl_p_q"]))
     assert a["H_P_x"] == pytest.approx(1.56, abs=0.15)
+    # H_enc = -<log q(x) + log q(z|x)>, MI = <log q(z|x) - log p(z)>, H_p_z = -<log p(z)> at the same z
+    assert a["H_enc"] == pytest.approx(a["H_q_x"] - a["MI"] + a["H_p_z"], rel=1e-5, abs=1e-4)
+    assert a["H_P_z"] == pytest.approx(a["H_p_z"], rel=1e-4)  # N(0, 1) vs N(0, (1 + 1e-6)^2)
+    assert a["x_recon_err"] > 0
     assert all(0.0 <= a[f"clf_acc_KNN{k}"] <= 1.0 for k in (1, 3, 5, 10))
     # Jensen: -log(1/2 e^a + 1/2 e^b) <= -(a + b)/2 per point, so H_Msamp <= H_mean
     assert a["H_Msamp"] <= a["H_mean"] + 1e-6
