@@ -32,7 +32,7 @@ def bench_run(seed: int = 1) -> dict:
     start = time.perf_counter()
     model, result = train_lowdim(cfg)
     trained = time.perf_counter()
-    metrics = evaluate_lowdim(model, lowdim_source("toy4"), cfg, EvaluationConfig(), torch.Generator().manual_seed(seed))
+    metrics = evaluate_lowdim(model, lowdim_source(cfg), cfg, EvaluationConfig(), torch.Generator().manual_seed(seed))
     done = time.perf_counter()
     return {"epochs": len(result.history), "train_s": trained - start, "eval_s": done - trained,
             "per_epoch_s": (trained - start) / len(result.history), "MI_ksg": metrics["MI_ksg"]}

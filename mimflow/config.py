@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Q_X_FORMS = ("2019", "importance")
+PCA_FITS = ("per_split", "train")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class LowdimRunConfig:
     act: str = "tanh"
     dataset_size: int = 10000  # items per pass before drop_last
     mim_decoder_qx: str = "2019"  # fidelity switch, spec 3.4
+    pca_fit: str = "per_split"  # fidelity switch, spec 1.5 (PCA datasets only)
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "mid_dim", "epochs", "warmup_steps", "batch_size", "layers", "dataset_size"):
@@ -33,6 +35,8 @@ class LowdimRunConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.mim_decoder_qx not in Q_X_FORMS:
             raise ValueError(f"mim_decoder_qx {self.mim_decoder_qx!r} is not one of {list(Q_X_FORMS)}")
+        if self.pca_fit not in PCA_FITS:
+            raise ValueError(f"pca_fit {self.pca_fit!r} is not one of {list(PCA_FITS)}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LowdimRunConfig":

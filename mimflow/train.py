@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from .config import LowdimRunConfig
-from .data import lowdim_source
+from .data import LowdimSource, lowdim_source
 from .models.lowdim import LowdimModel, LowdimModelConfig, decoder_path, encoder_path
 from .objectives import Objective, objective
 
@@ -95,13 +95,15 @@ def train_lowdim(
     resume_path: Path | None = None,
     on_epoch: Callable[[LowdimModel, EpochRecord], None] | None = None,
     record_states: bool = False,
+    source: LowdimSource | None = None,
 ) -> tuple[LowdimModel, TrainResult]:
     """Train one run; returns the model loaded with its best checkpoint, and the history.
 
     record_states keeps a copy of the weights after every epoch (for the animation frames).
+    source defaults to the toy stream of cfg.dataset; real-data runs pass their loaded source.
     """
     obj = objective(cfg.model)
-    source = lowdim_source(cfg.dataset, cfg.dataset_size, cfg.batch_size)
+    source = source if source is not None else lowdim_source(cfg)
     torch.manual_seed(cfg.seed)  # weight initialisation only; all sampling uses `generator`
     model = build_model(cfg, source.x_dim)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -123,7 +125,6 @@ def train_lowdim(
         if state["finished"]:
             start_epoch = cfg.epochs + 1
 
-    n_batches = source.samples_per_pass // cfg.batch_size
     for epoch in range(start_epoch, cfg.epochs + 1):
         started = time.perf_counter()
         lr = noam_lr(epoch, cfg.lr, cfg.warmup_steps)
@@ -134,7 +135,7 @@ def train_lowdim(
 
         model.train()
         x_train, _ = source.train_pass(generator)
-        total = 0.0
+        total, n_batches = 0.0, len(x_train) // cfg.batch_size
         for batch in x_train.split(cfg.batch_size):
             optimizer.zero_grad(set_to_none=True)
             loss = obj.loss(encoder_path(model, batch, generator), beta).mean()

@@ -76,13 +76,56 @@ def experiment(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 def lowdim_run_settings(config: dict[str, Any], experiment_name: str, dataset: str, model: str,
                         z_dim: int, mid_dim: int, seed: int) -> dict[str, Any]:
-    """Resolved LowdimRunConfig fields of one run: defaults < experiment training < fidelity."""
+    """Resolved LowdimRunConfig fields of one run: defaults < experiment training, plus fidelity.
+
+    A fidelity switch enters a run's settings only where it changes that run, so flipping it
+    retrains only the runs it affects (mim_decoder_qx: sampling-path models; pca_fit: PCA data).
+    """
+    from .data import is_pca_dataset
+    from .objectives import objective
+
     exp = experiment(config, experiment_name)
+    fidelity = {**config["fidelity"], **exp.get("fidelity", {})}
     settings = dict(config["lowdim_training"])
     settings.update(exp.get("training", {}))
-    settings.update(dataset=dataset, model=model, z_dim=int(z_dim), mid_dim=int(mid_dim), seed=int(seed),
-                    mim_decoder_qx=config["fidelity"]["mim_decoder_qx"])
+    settings.update(dataset=dataset, model=model, z_dim=int(z_dim), mid_dim=int(mid_dim), seed=int(seed))
+    if objective(model).sampling_path:
+        settings["mim_decoder_qx"] = fidelity["mim_decoder_qx"]
+    if is_pca_dataset(dataset):
+        settings["pca_fit"] = fidelity["pca_fit"]
+        settings.pop("dataset_size", None)  # real data: the split sizes are the dataset's own
     return settings
+
+
+def dataset_file(dataset: str, settings: dict[str, Any] | None = None) -> str | None:
+    """The built tensor file a dataset needs (None for toy data, which is sampled on the fly)."""
+    from .data import is_pca_dataset
+
+    if is_pca_dataset(dataset):
+        return f"resources/datasets/{dataset}-{(settings or {}).get('pca_fit', 'per_split')}.pt"
+    if dataset in IMAGE_DATASETS:
+        return f"resources/datasets/{dataset}.pt"
+    return None
+
+
+# Image dataset -> the raw source it is built from.
+IMAGE_DATASETS = {"dynamic_mnist": "mnist", "dynamic_fashion_mnist": "fashion_mnist", "omniglot": "omniglot"}
+
+
+def raw_files(config: dict[str, Any], source: str) -> list[str]:
+    return [f"resources/raw/{source}/{name}" for name in config["data"]["sources"][source]["files"]]
+
+
+def remote_entry(config: dict[str, Any], source: str, filename: str) -> dict[str, Any]:
+    """URLs (mirror + name) and checksums of one raw file."""
+    if source not in config["data"]["sources"]:
+        raise ConfigError(f"data source {source!r} is not configured; allowed: {sorted(config['data']['sources'])}")
+    src = config["data"]["sources"][source]
+    if filename not in src["files"]:
+        raise ConfigError(f"file {filename!r} is not configured for data source {source}; allowed: {sorted(src['files'])}")
+    entry = {k: v for k, v in (src["files"][filename] or {}).items() if v}
+    entry["urls"] = [m.rstrip("/") + "/" + filename for m in src["mirrors"]]
+    return entry
 
 
 def experiment_runs(config: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:

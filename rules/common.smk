@@ -3,11 +3,15 @@ import sys
 from pathlib import Path
 
 from mimflow.workflow_config import (
+    IMAGE_DATASETS,
     RUN_DIR,
     ConfigError,
     check_config,
+    dataset_file,
     experiment_runs,
     lowdim_run_settings,
+    raw_files,
+    remote_entry,
     run_dir,
 )
 
@@ -19,7 +23,8 @@ except ConfigError as err:
 
 wildcard_constraints:
     experiment="|".join(sorted(config["experiments"])),
-    dataset=r"toy(\d+(_\d+)?|MIM|VAE|AE)",
+    dataset=r"toy(\d+(_\d+)?|MIM|VAE|AE)|pca-fashion-mnist\d+",
+    source="mnist|fashion_mnist|omniglot",
     model=r"mim|amim|mim-minusH|vae|vae-plusH|ae",
     z_dim=r"[1-9]\d*",
     mid_dim=r"[1-9]\d*",
@@ -46,6 +51,12 @@ def run_settings(wildcards):
         wildcards.mid_dim,
         wildcards.seed,
     )
+
+
+def run_data_input(wildcards):
+    """The built dataset file a run reads ({} for toy data, sampled on the fly)."""
+    path = dataset_file(wildcards.dataset, run_settings(wildcards))
+    return {"data": path} if path else {}
 
 
 def experiment_metrics(name):
@@ -104,7 +115,7 @@ def experiment_figure_targets(name):
 
 
 def all_targets():
-    targets = []
+    targets = [dataset_file(name) for name in config["build_datasets"]]
     for name in config["run_experiments"]:
         targets.append(f"results/tables/{name}_summary.csv")
         targets += experiment_figure_targets(name)

@@ -3,6 +3,7 @@
 
 rule evaluate_lowdim:
     input:
+        unpack(run_data_input),
         model=f"{RUN}/model.pt",
     output:
         metrics=f"{RUN}/metrics.json",

@@ -2,6 +2,8 @@
 
 
 rule train_lowdim:
+    input:
+        unpack(run_data_input),
     output:
         model=f"{RUN}/model.pt",
         log_csv=f"{RUN}/train_log.csv",

@@ -19,7 +19,7 @@ model, cfg, state = load_checkpoint(sm.input.model)
 ev = EvaluationConfig.from_dict(dict(sm.params.evaluation))
 # Evaluation draws its own fresh data from a stream seeded apart from training's.
 generator = torch.Generator().manual_seed(int(np.random.SeedSequence([cfg.seed, 1]).generate_state(1)[0]))
-metrics = evaluate_lowdim(model, lowdim_source(cfg.dataset, cfg.dataset_size, cfg.batch_size), cfg, ev, generator)
+metrics = evaluate_lowdim(model, lowdim_source(cfg, sm.input.get("data")), cfg, ev, generator)
 metrics["epoch"] = state["best_epoch"]
 metrics["loss"] = state["best_loss"]
 write_json_atomic(metrics, sm.output.metrics)

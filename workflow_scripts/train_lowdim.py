@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 
 from mimflow.config import LowdimRunConfig
+from mimflow.data import lowdim_source
 from mimflow.provenance import now, provenance_record, write_json_atomic
 from mimflow.runs import save_checkpoint, save_epoch_states, write_train_log
 from mimflow.train import train_lowdim
@@ -28,14 +29,15 @@ def log_epoch(model, record):
 
 
 try:
-    model, result = train_lowdim(cfg, resume_path=resume, on_epoch=log_epoch, record_states=sm.params.record_epochs)
+    model, result = train_lowdim(cfg, resume_path=resume, on_epoch=log_epoch, record_states=sm.params.record_epochs,
+                                 source=lowdim_source(cfg, sm.input.get("data")))
 except Exception:
     log.exception("training failed")
     raise
 save_checkpoint(model, cfg, result, sm.output.model)
 write_train_log(result.history, sm.output.log_csv)
 save_epoch_states(result, sm.output.epoch_states)
-write_json_atomic(provenance_record(cfg.to_dict(), started, extra={
+write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(sm.input.items()), extra={
     "rule": "train_lowdim", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
     "epochs_run": len(result.history), "stopped_early": result.stopped_early,
 }), sm.output.provenance)

@@ -1,7 +1,18 @@
-"""Datasets of the low-dimensional experiments."""
+"""Datasets of the low-dimensional experiments: toy GMM streams and PCA Fashion-MNIST."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+import torch
+
+from .pca import PCA_NAME, PCASource
 from .toy import GaussianMixture, ToySource, toy_mixture
+
+if TYPE_CHECKING:
+    from ..config import LowdimRunConfig
+
+LowdimSource = Union[ToySource, PCASource]
 
 
 def samples_per_pass(dataset_size: int, batch_size: int) -> int:
@@ -9,9 +20,21 @@ def samples_per_pass(dataset_size: int, batch_size: int) -> int:
     return (dataset_size // batch_size) * batch_size
 
 
-def lowdim_source(name: str, dataset_size: int = 10000, batch_size: int = 128) -> ToySource:
-    """The data stream for a low-dimensional dataset name."""
-    return ToySource(toy_mixture(name), samples_per_pass(dataset_size, batch_size))
+def is_pca_dataset(name: str) -> bool:
+    return PCA_NAME.match(name) is not None
 
 
-__all__ = ["GaussianMixture", "ToySource", "lowdim_source", "samples_per_pass", "toy_mixture"]
+def lowdim_source(cfg: "LowdimRunConfig", data_path: str | Path | None = None) -> LowdimSource:
+    """The data stream of a run: a toy GMM, or a PCA dataset loaded from its built tensor file."""
+    if is_pca_dataset(cfg.dataset):
+        if data_path is None:
+            raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
+        data = torch.load(data_path, weights_only=False)
+        if data["fit"] != cfg.pca_fit:
+            raise ValueError(f"{data_path} was built with pca_fit {data['fit']!r}, the run asks for {cfg.pca_fit!r}")
+        return PCASource(data, cfg.batch_size)
+    return ToySource(toy_mixture(cfg.dataset), samples_per_pass(cfg.dataset_size, cfg.batch_size))
+
+
+__all__ = ["GaussianMixture", "LowdimSource", "PCASource", "ToySource", "is_pca_dataset", "lowdim_source",
+           "samples_per_pass", "toy_mixture"]

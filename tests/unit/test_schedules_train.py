@@ -121,7 +121,7 @@ def test_one_epoch_replay_of_the_mim_update():
     model = train_mod.build_model(cfg, 2)
     g = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=noam_lr(1, cfg.lr, cfg.warmup_steps))
-    source = lowdim_source(cfg.dataset, cfg.dataset_size, cfg.batch_size)
+    source = lowdim_source(cfg)
     x_train, _ = source.train_pass(g)
     total = 0.0
     for batch in x_train.split(cfg.batch_size):
@@ -256,7 +256,7 @@ def test_non_finite_decoder_path_loss_is_named(monkeypatch):
 
 def test_evaluation_is_deterministic_and_consistent(mim_run):
     cfg, (model, _) = mim_run
-    source = lowdim_source(cfg.dataset, cfg.dataset_size, cfg.batch_size)
+    source = lowdim_source(cfg)
     ev = EvaluationConfig(ksg_max_points=500)
     a = evaluate_lowdim(model, source, cfg, ev, torch.Generator().manual_seed(0))
     b = evaluate_lowdim(model, source, cfg, ev, torch.Generator().manual_seed(0))

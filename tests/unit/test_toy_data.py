@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from mimflow.config import LowdimRunConfig
 from mimflow.data import lowdim_source, samples_per_pass, toy_mixture
 
 
@@ -135,7 +136,8 @@ def test_bad_names_raise(name):
 
 def test_source_pass_size_is_drop_last():
     assert samples_per_pass(10000, 128) == 9984
-    source = lowdim_source("toy4_20", dataset_size=1000, batch_size=128)
+    cfg = LowdimRunConfig(dataset="toy4_20", model="vae", z_dim=2, mid_dim=5, seed=0, dataset_size=1000)
+    source = lowdim_source(cfg)
     assert source.samples_per_pass == 896 and source.x_dim == 20
     x, y = source.train_pass(torch.Generator().manual_seed(0))
     assert x.shape == (896, 20) and y.shape == (896,)

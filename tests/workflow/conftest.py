@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from tests.fixture_data import FixtureServer, data_override, make_fixture_files
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config.yaml", "presets", "schemas", "profiles", "envs"]
@@ -33,8 +36,27 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600, check: bool = True)
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    """The smoke preset, run once through `snakemake --cores 2`; tests inspect its outputs."""
+def fixture_server(tmp_path_factory):
+    """Raw data files in the real formats, served over HTTP on 127.0.0.1 for the whole session."""
+    root = tmp_path_factory.mktemp("served")
+    checksums = make_fixture_files(root)
+    with FixtureServer(root) as server:
+        server.root, server.checksums = root, checksums
+        yield server
+
+
+def write_data_override(workdir: Path, server, prefix: str = "", name: str = "test_data.yaml") -> str:
+    (workdir / name).write_text(yaml.safe_dump(data_override(server.url, server.checksums, prefix)))
+    return name
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, fixture_server) -> Path:
+    """The smoke preset, run once through `snakemake --cores 2` against the fixture server."""
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    snakemake(workdir, "--cores", "2", "--configfile", "presets/smoke.yaml")
+    override = write_data_override(workdir, fixture_server)
+    snakemake(workdir, "--cores", "2", "--configfile", "presets/smoke.yaml", override)
     return workdir
+
+
+SMOKE_ARGS = ("--configfile", "presets/smoke.yaml", "test_data.yaml")

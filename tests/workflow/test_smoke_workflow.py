@@ -9,11 +9,11 @@ import yaml
 
 from mimflow.workflow_config import experiment_runs, run_dir
 
-from .conftest import REPO, copy_workflow, snakemake
+from .conftest import REPO, SMOKE_ARGS, copy_workflow, snakemake
 
 RUN_FILES = ["model.pt", "train_log.csv", "metrics.json", "provenance.json", "eval_provenance.json"]
 METRIC_KEYS = {"MI_ksg", "H_q_x", "x_recon_err", "clf_acc_KNN1", "clf_acc_KNN3", "clf_acc_KNN5", "clf_acc_KNN10",
-               "MI", "H_p_z", "H_enc", "H_dec", "H_Msamp", "Dkl_q_p", "Dkl_p_q", "H_P_x", "epoch", "loss"}
+               "MI", "H_p_z", "H_enc", "H_dec", "H_Msamp", "Dkl_q_p", "Dkl_p_q", "epoch", "loss"}
 
 
 def smoke_config() -> dict:
@@ -43,6 +43,7 @@ def test_every_run_and_table_exists(smoke_run):
                 assert (folder / fname).is_file(), folder / fname
             metrics = json.loads((folder / "metrics.json").read_text())
             assert METRIC_KEYS <= set(metrics), METRIC_KEYS - set(metrics)
+            assert ("H_P_x" in metrics) == run["dataset"].startswith("toy")  # true density only for toy data
             log = pd.read_csv(folder / "train_log.csv")
             assert list(log.columns) == ["epoch", "beta", "lr", "train_loss", "test_loss", "wall_time_s"]
             assert 1 <= len(log) <= config["experiments"][name].get("training", {}).get(
@@ -54,18 +55,18 @@ def test_every_run_and_table_exists(smoke_run):
         assert len(table) == len(runs)
         summary = pd.read_csv(smoke_run / "results" / "tables" / f"{name}_summary.csv")
         assert {"MI_ksg_mean", "MI_ksg_std", "MI_ksg_count"} <= set(summary.columns)
-    assert n_runs == 13
+    assert n_runs == 17
     assert not list(smoke_run.glob("results/runs/**/resume.pt")), "resume checkpoints must go once a run completes"
 
 
 def test_no_spurious_rerun_after_clean_finish(smoke_run):
-    proc = snakemake(smoke_run, "-n", "--cores", "2", "--configfile", "presets/smoke.yaml")
+    proc = snakemake(smoke_run, "-n", "--cores", "2", *SMOKE_ARGS)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
 def test_out_of_grid_run_is_a_target(smoke_run):
     target = "results/runs/toy2d/toy4/amim/z3-h7/seed7/metrics.json"
-    snakemake(smoke_run, target, "--cores", "1", "--configfile", "presets/smoke.yaml")
+    snakemake(smoke_run, target, "--cores", "1", *SMOKE_ARGS)
     metrics = json.loads((smoke_run / target).read_text())
     settings = json.loads((smoke_run / target).with_name("provenance.json").read_text())["settings"]
     assert settings["z_dim"] == 3 and settings["mid_dim"] == 7 and settings["seed"] == 7
@@ -95,3 +96,17 @@ def test_bad_config_stops_before_any_job(tmp_path, bad, expected):
     for fragment in expected:
         assert fragment in message[0], (fragment, message[0])
     assert not (workdir / "results").exists(), "no job may run on a bad config"
+
+
+def test_every_dataset_was_downloaded_and_built(smoke_run):
+    import torch
+
+    for source, names in (("mnist", 4), ("fashion_mnist", 4), ("omniglot", 1)):
+        assert len(list((smoke_run / "resources" / "raw" / source).iterdir())) == names
+    for name, n_val in (("dynamic_mnist", 20), ("dynamic_fashion_mnist", 20), ("omniglot", 10)):
+        data = torch.load(smoke_run / "resources" / "datasets" / f"{name}.pt", weights_only=False)
+        assert len(data["x_val"]) == n_val and len(data["y_val"]) == n_val
+        assert set(data["x_test"].unique().tolist()) <= {0, 1}  # binarised once
+    for fit in ("per_split", "train"):
+        data = torch.load(smoke_run / "resources" / "datasets" / f"pca-fashion-mnist20-{fit}.pt", weights_only=False)
+        assert data["fit"] == fit and data["test_x"].shape == (256, 20)

@@ -1,0 +1,88 @@
+"""Figure rules on the smoke run: files exist and are readable images; only figures rerun on plot changes."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import yaml
+from PIL import Image
+
+from mimflow.workflow_config import experiment_runs, run_dir
+
+from .conftest import SMOKE_ARGS, snakemake
+from .test_smoke_workflow import smoke_config
+
+STATS_EXPERIMENTS = ["toy2d", "toy2d_entropy", "bottleneck_toy4_20", "bottleneck_fmnist20",
+                     "bottleneck_fmnist20_trainfit"]
+METRICS = ["MI_ksg", "H_q_x", "x_recon_err", "clf_acc_KNN5"]
+
+
+def assert_png(path, min_size=(200, 200)):
+    assert path.is_file(), path
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.width >= min_size[0] and image.height >= min_size[1], (path, image.size)
+        # a real plot has many colours, not a blank canvas
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 20, path
+
+
+def test_stats_figures(smoke_run):
+    for experiment in STATS_EXPERIMENTS:
+        for metric in METRICS:
+            assert_png(smoke_run / "results" / "figures" / experiment / f"{metric}.png", (600, 400))
+
+
+def test_tables_rows_and_columns(smoke_run):
+    config = smoke_config()
+    for experiment in STATS_EXPERIMENTS:
+        runs = pd.read_csv(smoke_run / "results" / "tables" / f"{experiment}.csv")
+        expected = list(experiment_runs(config, experiment))
+        assert len(runs) == len(expected)
+        assert {"experiment", "dataset", "model", "z_dim", "mid_dim", "seed", "MI_ksg", "train_epochs"} <= set(runs.columns)
+        summary = pd.read_csv(smoke_run / "results" / "tables" / f"{experiment}_summary.csv")
+        groups = {(r["model"], r["z_dim"], r["mid_dim"]) for r in expected}
+        assert len(summary) == len(groups)
+        assert (summary["MI_ksg_count"] == len(config["seeds"])).all()
+
+
+def test_per_run_plots(smoke_run):
+    config = smoke_config()
+    for experiment in config["run_experiments"]:
+        if "runs" not in config["experiments"][experiment].get("figures", ["stats", "runs"]):
+            continue
+        for run in experiment_runs(config, experiment):
+            for name in ("reconstruction.png", "grid.png"):
+                assert_png(smoke_run / run_dir(**run) / name, (300, 700))
+
+
+def test_animations(smoke_run):
+    folder = smoke_run / "results" / "figures" / "animation"
+    epochs = smoke_config()["experiments"]["animation"]["training"]["epochs"]
+    widths = []
+    for name in ("toyAE_ae", "toyMIM_mim", "toyVAE_vae"):
+        with Image.open(folder / f"{name}.gif") as gif:
+            assert gif.format == "GIF"
+            assert 1 <= gif.n_frames <= epochs
+            widths.append(gif.width)
+    with Image.open(folder / "ae_mim_vae.gif") as gif:
+        assert gif.width == sum(widths)
+        assert gif.n_frames >= 1
+
+
+def test_plot_setting_change_reruns_only_figures(smoke_run):
+    (smoke_run / "plot_change.yaml").write_text(yaml.safe_dump({"plots": {"run_dpi": 101, "stats_dpi": 99}}))
+    proc = snakemake(smoke_run, "-n", "--cores", "2", *SMOKE_ARGS, "plot_change.yaml")
+    rules = set(re.findall(r"^rule (\w+):", proc.stdout, flags=re.M))
+    assert rules, proc.stdout
+    assert rules <= {"run_figures", "stats_figure", "all"}, rules
+    assert {"run_figures", "stats_figure"} <= rules
+
+
+def test_report_lists_every_figure(smoke_run):
+    snakemake(smoke_run, *SMOKE_ARGS, "--report", "results/report.html", timeout=300)
+    html = (smoke_run / "results" / "report.html").read_text(errors="replace")
+    for experiment in STATS_EXPERIMENTS:
+        for metric in METRICS:
+            assert f"results/figures/{experiment}/{metric}.png" in html
+    assert "ae_mim_vae.gif" in html
+    assert "reconstruction.png" in html and "grid.png" in html
