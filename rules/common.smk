@@ -67,6 +67,11 @@ def experiment_table_inputs(wildcards):
     return experiment_metrics(wildcards.experiment)
 
 
+def plot_settings(*keys):
+    """Only the plot settings a figure rule uses, so changing another never reruns it."""
+    return {key: config["plots"][key] for key in keys}
+
+
 def experiment_figures(name):
     return config["experiments"][name].get("figures", ["stats", "runs"])
 

@@ -53,7 +53,7 @@ rule run_figures:
             },
         ),
     params:
-        plots=config["plots"],
+        plots=plot_settings("run_dpi", "run_points", "run_show_points", "run_ksg_points"),
     log:
         run_log("run_figures"),
     conda:
@@ -74,7 +74,7 @@ rule animation_gif:
             labels={"experiment": "{experiment}", "dataset": "{dataset}", "model": "{model}"},
         ),
     params:
-        plots=config["plots"],
+        plots=plot_settings("animation_dpi", "animation_fps", "run_points", "run_show_points", "run_ksg_points"),
     log:
         "results/logs/animation_gif/{experiment}/{dataset}_{model}.log",
     conda:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixture_data import FixtureServer, data_override, make_fixture_files
+from tests.fixture_data import data_override
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config.yaml", "presets", "schemas", "profiles", "envs"]
+WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config.yaml", "presets", "schemas", "profiles", "envs",
+                  "report"]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
@@ -33,16 +34,6 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600, check: bool = True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
-
-
-@pytest.fixture(scope="session")
-def fixture_server(tmp_path_factory):
-    """Raw data files in the real formats, served over HTTP on 127.0.0.1 for the whole session."""
-    root = tmp_path_factory.mktemp("served")
-    checksums = make_fixture_files(root)
-    with FixtureServer(root) as server:
-        server.root, server.checksums = root, checksums
-        yield server
 
 
 def write_data_override(workdir: Path, server, prefix: str = "", name: str = "test_data.yaml") -> str:

@@ -70,6 +70,7 @@ def test_animations(smoke_run):
 
 
 def test_plot_setting_change_reruns_only_figures(smoke_run):
+    # run_dpi and stats_dpi feed only per-run plots and stats figures: the animations stay too
     (smoke_run / "plot_change.yaml").write_text(yaml.safe_dump({"plots": {"run_dpi": 101, "stats_dpi": 99}}))
     proc = snakemake(smoke_run, "-n", "--cores", "2", *SMOKE_ARGS, "plot_change.yaml")
     rules = set(re.findall(r"^rule (\w+):", proc.stdout, flags=re.M))

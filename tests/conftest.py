@@ -1,0 +1,16 @@
+"""Fixtures shared by the unit and workflow tests."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fixture_data import FixtureServer, make_fixture_files
+
+
+@pytest.fixture(scope="session")
+def fixture_server(tmp_path_factory):
+    """Raw data files in the real formats, served over HTTP on 127.0.0.1 for the whole session."""
+    root = tmp_path_factory.mktemp("served")
+    checksums = make_fixture_files(root)
+    with FixtureServer(root) as server:
+        server.root, server.checksums = root, checksums
+        yield server
