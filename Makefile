@@ -6,6 +6,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mimflow-installed
 CORES ?= 2
 
+# Printed at the end of the demo: the headline metrics (mean over seeds) of every experiment.
+define SUMMARY
+import glob, pandas as pd
+pd.set_option("display.width", 160)
+cols = ["dataset", "model", "z_dim", "mid_dim", "MI_ksg_mean", "H_q_x_mean", "x_recon_err_mean", "clf_acc_KNN5_mean", "MI_ksg_count"]
+for path in sorted(glob.glob("results/tables/*_summary.csv")):
+    table = pd.read_csv(path)
+    print("==", path)
+    print(table[[c for c in cols if c in table.columns]].round(3).to_string(index=False))
+endef
+export SUMMARY
+
 .PHONY: demo test test-unit test-workflow bench lint clean-results
 
 $(STAMP): requirements.txt pyproject.toml
@@ -18,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile presets/demo.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile presets/demo.yaml --report results/report.html
 	@echo "Demo finished: results/report.html, tables in results/tables/"
-	@for f in results/tables/*_summary.csv; do echo "== $$f"; cut -d, -f2-5,6-8,51-53 $$f 2>/dev/null | head -n 20; done
+	@$(BIN)/python -c "$$SUMMARY"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -16,6 +16,18 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
+include: "rules/images.smk"
+
+
+# Cheap bookkeeping and downloads run on the submitting host (compute nodes may have no internet).
+localrules:
+    all,
+    download,
+    experiment_table,
+    image_table,
+    stats_figure,
+    animation_gif,
+    animation_side_by_side,
 
 
 rule all:

@@ -45,11 +45,16 @@ def save_epoch_states(result: TrainResult, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-def write_train_log(history: list[EpochRecord], path: str | Path) -> None:
+def write_csv_atomic(records: list, path: str | Path) -> None:
+    """Dataclass records (one per epoch) as CSV with a header, via a temporary name."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[f.name for f in fields(EpochRecord)])
+        writer = csv.DictWriter(fh, fieldnames=[f.name for f in fields(records[0])] if records else [])
         writer.writeheader()
-        writer.writerows(asdict(r) for r in history)
+        writer.writerows(asdict(r) for r in records)
     os.replace(tmp, path)
+
+
+def write_train_log(history: list[EpochRecord], path: str | Path) -> None:
+    write_csv_atomic(history, path)

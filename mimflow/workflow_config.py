@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import yaml
 
 RUN_DIR = "results/runs/{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}/seed{seed}"
+IMAGE_RUN_DIR = "results/runs/images/{dataset}/{arch}-{objective}/{prior}/seed{seed}"
 
 
 class ConfigError(ValueError):
@@ -143,3 +144,18 @@ def run_dir(**wildcards: Any) -> str:
 
 def settings_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def image_run_settings(config: dict[str, Any], dataset: str, arch: str, objective: str, prior: str,
+                       seed: int) -> dict[str, Any]:
+    """Resolved ImageRunConfig fields of one image run."""
+    return {**config["images"]["training"], "dataset": dataset, "arch": arch, "objective": objective,
+            "prior": prior, "seed": int(seed)}
+
+
+def image_runs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    images = config["images"]
+    for dataset, model, prior, seed in itertools.product(images["datasets"], images["models"], images["priors"],
+                                                         images["seeds"]):
+        arch, objective = model.rsplit("-", 1)
+        yield dict(dataset=dataset, arch=arch, objective=objective, prior=prior, seed=seed)

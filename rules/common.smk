@@ -4,11 +4,14 @@ from pathlib import Path
 
 from mimflow.workflow_config import (
     IMAGE_DATASETS,
+    IMAGE_RUN_DIR,
     RUN_DIR,
     ConfigError,
     check_config,
     dataset_file,
     experiment_runs,
+    image_run_settings,
+    image_runs,
     lowdim_run_settings,
     raw_files,
     remote_entry,
@@ -25,6 +28,9 @@ wildcard_constraints:
     experiment="|".join(sorted(config["experiments"])),
     dataset=r"toy(\d+(_\d+)?|MIM|VAE|AE)|pca-fashion-mnist\d+",
     source="mnist|fashion_mnist|omniglot",
+    arch="convhvae_2level|pixelhvae_2level",
+    objective="vae|smim|amim",
+    prior="standard|vampprior",
     model=r"mim|amim|mim-minusH|vae|vae-plusH|ae",
     z_dim=r"[1-9]\d*",
     mid_dim=r"[1-9]\d*",
@@ -35,6 +41,31 @@ wildcard_constraints:
 
 RUN = RUN_DIR
 LOG = "results/logs/{rule}/{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}/seed{seed}.log"
+
+
+IMAGE_RUN = IMAGE_RUN_DIR
+IMAGE_RUN_NAME = "{dataset}/{arch}-{objective}/{prior}/seed{seed}"
+IMAGE_LABELS = {"experiment": "images", "dataset": "{dataset}", "model": "{arch}-{objective}",
+                "prior": "{prior}", "seed": "{seed}"}
+
+
+def image_settings(wildcards):
+    return image_run_settings(config, wildcards.dataset, wildcards.arch, wildcards.objective, wildcards.prior,
+                              wildcards.seed)
+
+
+def image_metrics(wildcards):
+    return [f"{IMAGE_RUN_DIR.format(**run)}/metrics.json" for run in image_runs(config)]
+
+
+def image_targets():
+    targets = ["results/tables/images_summary.csv"]
+    for run in image_runs(config):
+        folder = IMAGE_RUN_DIR.format(**run)
+        targets += [f"{folder}/{name}.png" for name in ("generations", "real_recon", "z_embed")]
+        if run["prior"] == "vampprior":
+            targets.append(f"{folder}/pseudoinputs.png")
+    return targets
 
 
 def run_log(rule_name):
@@ -124,4 +155,6 @@ def all_targets():
     for name in config["run_experiments"]:
         targets.append(f"results/tables/{name}_summary.csv")
         targets += experiment_figure_targets(name)
+    if config["run_images"]:
+        targets += image_targets()
     return targets

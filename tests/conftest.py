@@ -4,6 +4,10 @@ from __future__ import annotations
 import pytest
 
 from tests.fixture_data import FixtureServer, make_fixture_files
+from tests.slurm_cluster import slurm_cluster_fixture
+
+# A real single-node SLURM (munge, slurmctld, slurmd, two fake GPUs), started once per session.
+slurm_cluster = pytest.fixture(scope="session")(slurm_cluster_fixture)
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,17 @@ def _stream(url: str, tmp: Path, timeout: float) -> None:
         raise DownloadError(f"truncated transfer of {url}: {size} of {expected} bytes")
 
 
+def _pid_alive(pid: str) -> bool:
+    """Whether the process that owns a partial download still runs (another job fetching the same file)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _retryable(err: Exception) -> bool:
     if isinstance(err, urllib.error.HTTPError):
         return err.code >= 500 or err.code == 429
@@ -85,8 +96,9 @@ def fetch(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: float
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    for stale in dest.parent.glob(f".{dest.name}.part-*"):  # left by a killed job
-        stale.unlink(missing_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.part-*"):  # left by a killed job, not a running one
+        if not _pid_alive(stale.name.rsplit("-", 1)[-1]):
+            stale.unlink(missing_ok=True)
     tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     try:
         if local_dir is not None:

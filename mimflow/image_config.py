@@ -1,0 +1,77 @@
+"""Typed settings of one image run (spec 6.1, 6.5)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+IMAGE_DATASETS = ("dynamic_mnist", "dynamic_fashion_mnist", "omniglot")
+ARCHS = ("convhvae_2level", "pixelhvae_2level")
+IMAGE_OBJECTIVES = ("vae", "smim", "amim")
+PRIORS = ("standard", "vampprior")
+
+
+def _check(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} {value!r} is not one of {list(allowed)}")
+
+
+@dataclass(frozen=True)
+class ImageRunConfig:
+    """One (dataset, arch, objective, prior, seed) run at the seed README's settings."""
+
+    dataset: str
+    arch: str
+    objective: str
+    prior: str
+    seed: int
+    epochs: int = 2000
+    warmup: int = 100  # beta = min(1, epoch / warmup); early stopping is held off until then
+    early_stopping_epochs: int = 50
+    batch_size: int = 100
+    test_batch_size: int = 100
+    lr: float = 5e-4
+    z1_size: int = 40
+    z2_size: int = 40
+    number_components: int = 500
+    use_training_data_init: bool = True
+    max_train_images: int = 0  # 0 = all; tests train on a prefix
+
+    def __post_init__(self) -> None:
+        _check("dataset", self.dataset, IMAGE_DATASETS)
+        _check("arch", self.arch, ARCHS)
+        _check("objective", self.objective, IMAGE_OBJECTIVES)
+        _check("prior", self.prior, PRIORS)
+        for name in ("epochs", "warmup", "early_stopping_epochs", "batch_size", "test_batch_size", "z1_size",
+                     "z2_size", "number_components"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ImageRunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown image run setting(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageEvaluationConfig:
+    is_samples: int = 5000  # importance samples per test image
+    is_batch: int = 100  # copies per forward pass
+    ksg_points: int = 3000  # first test images for KSG MI
+    ksg_k: int = 5
+    knn_neighbors: tuple[int, ...] = (1, 3, 5, 10)
+    kmeans_seed: int = 177
+    figure_images: int = 64  # 8 x 8 grids
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ImageEvaluationConfig":
+        values = dict(values)
+        if "knn_neighbors" in values:
+            values["knn_neighbors"] = tuple(values["knn_neighbors"])
+        return cls(**values)

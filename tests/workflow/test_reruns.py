@@ -1,0 +1,58 @@
+"""Stale-only reruns, checked on the smoke run with real `snakemake -n` output."""
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from .conftest import SMOKE_ARGS, snakemake
+
+
+def planned_jobs(workdir, override: dict) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry-run with the override would run."""
+    (workdir / "change.yaml").write_text(yaml.safe_dump(override))
+    out = snakemake(workdir, "-n", "--cores", "2", *SMOKE_ARGS, "change.yaml").stdout
+    jobs, rule = [], None
+    for line in out.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):", line)
+        if match:
+            rule = match[1]
+            jobs.append((rule, {}))
+        elif rule and line.strip().startswith("wildcards:"):
+            jobs[-1] = (rule, dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", ")))
+    return jobs
+
+
+def rules_of(jobs) -> set[str]:
+    return {rule for rule, _ in jobs}
+
+
+def test_training_change_reruns_only_that_experiment(smoke_run):
+    jobs = planned_jobs(smoke_run, {"experiments": {"toy2d_entropy": {"training": {"lr": 0.002}}}})
+    trained = [w for rule, w in jobs if rule == "train_lowdim"]
+    assert trained and all(w["experiment"] == "toy2d_entropy" for w in trained)
+    assert len(trained) == 2  # the smoke grid of toy2d_entropy: 2 models x 1 dim x 1 seed
+    assert rules_of(jobs) <= {"train_lowdim", "evaluate_lowdim", "run_figures", "experiment_table", "stats_figure",
+                              "all"}
+    assert all(w.get("experiment", "toy2d_entropy") == "toy2d_entropy" for _, w in jobs)
+
+
+def test_evaluation_change_reruns_evaluation_and_figures_not_training(smoke_run):
+    jobs = planned_jobs(smoke_run, {"evaluation": {"ksg_k": 4}})
+    rules = rules_of(jobs)
+    assert "train_lowdim" not in rules and "train_image" not in rules and "download" not in rules
+    assert {"evaluate_lowdim", "experiment_table", "stats_figure"} <= rules
+    assert sum(rule == "evaluate_lowdim" for rule, _ in jobs) == 17  # every low-dimensional run
+
+
+def test_adding_a_seed_trains_only_the_new_seed(smoke_run):
+    jobs = planned_jobs(smoke_run, {"seeds": [1, 2]})
+    trained = [w for rule, w in jobs if rule == "train_lowdim"]
+    assert trained and {w["seed"] for w in trained} == {"2"}
+    assert "train_image" not in rules_of(jobs)  # image seeds are their own list
+
+
+def test_fidelity_switch_retrains_only_affected_runs(smoke_run):
+    jobs = planned_jobs(smoke_run, {"fidelity": {"mim_decoder_qx": "importance"}})
+    trained = [w for rule, w in jobs if rule == "train_lowdim"]
+    assert trained and all(w["model"] in ("mim", "mim-minusH") for w in trained)

@@ -1,0 +1,42 @@
+"""Snakemake adapter: train one image run (rule train_image); resumes from resume.pt if present."""
+import logging
+from pathlib import Path
+
+import torch
+
+from mimflow.image_config import ImageRunConfig
+from mimflow.image_train import default_device, load_image_data, train_image
+from mimflow.provenance import now, provenance_record, write_json_atomic
+from mimflow.runs import write_csv_atomic
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+log = logging.getLogger("train_image")
+torch.set_num_threads(sm.threads)
+started = now()
+cfg = ImageRunConfig.from_dict(dict(sm.params.settings))
+device = default_device()
+resume = Path(sm.params.resume)
+log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
+
+
+def log_epoch(model, r):
+    log.info("epoch %d beta %.3g train %.4f val %.4f (%.1fs)", r.epoch, r.beta, r.train_loss, r.val_loss, r.wall_time_s)
+
+
+try:
+    model, result = train_image(cfg, load_image_data(sm.input.data, cfg.max_train_images), device, resume, log_epoch)
+except Exception:
+    log.exception("training failed")
+    raise
+tmp = Path(sm.output.model).with_name(".model.pt.tmp")
+torch.save({"run_config": cfg.to_dict(), "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+            "best_epoch": result.best_epoch, "best_loss": result.best_loss, "epochs_run": len(result.history),
+            "stopped_early": result.stopped_early}, tmp)
+tmp.replace(sm.output.model)
+write_csv_atomic(result.history, sm.output.log_csv)
+write_json_atomic(provenance_record(cfg.to_dict(), started, inputs={"data": sm.input.data}, extra={
+    "rule": "train_image", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
+    "epochs_run": len(result.history), "stopped_early": result.stopped_early}), sm.output.provenance)
+resume.unlink(missing_ok=True)
+log.info("best epoch %d validation loss %.4f", result.best_epoch, result.best_loss)
