@@ -28,7 +28,7 @@ PRIORS = ("standard", "vampprior")
 LOGVAR_MIN, LOGVAR_MAX = -6.0, 2.0  # Hardtanh on every Gaussian log-variance head
 BERNOULLI_EPS = 1e-5  # probabilities are clamped to [eps, 1 - eps] inside log p(x|z)
 HIDDEN = 300  # width of the dense layers
-PIXEL_CHANNELS = 64  # channels of the conv decoder and of the PixelCNN
+DECODER_CHANNELS = 64  # channels of the conv decoder and of the PixelCNN
 PIXEL_LAYERS = 8  # masked convolutions: one type 'A', then type 'B'
 
 
@@ -172,7 +172,7 @@ def _conv_feature_size(input_shape: tuple[int, int, int]) -> int:
 @contextlib.contextmanager
 def batchnorm_eval(module: nn.Module) -> Iterator[None]:
     """Temporarily put every BatchNorm of `module` in eval mode (restored on exit)."""
-    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in module.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))]
     modes = [m.training for m in norms]
     try:
         for m in norms:
@@ -198,10 +198,10 @@ class ConvDecoder(nn.Module):
         self.z2_layers = GatedDense(cfg.z2_size, HIDDEN)
         self.joint = GatedDense(2 * HIDDEN, cfg.x_dim)
         self.convs = nn.Sequential(
-            GatedConv2d(c, PIXEL_CHANNELS, 3, 1, 1),
-            *[GatedConv2d(PIXEL_CHANNELS, PIXEL_CHANNELS, 3, 1, 1) for _ in range(3)],
+            GatedConv2d(c, DECODER_CHANNELS, 3, 1, 1),
+            *[GatedConv2d(DECODER_CHANNELS, DECODER_CHANNELS, 3, 1, 1) for _ in range(3)],
         )
-        self.out = nn.Conv2d(PIXEL_CHANNELS, c, 1)
+        self.out = nn.Conv2d(DECODER_CHANNELS, c, 1)
 
     def forward(self, x_img: torch.Tensor | None, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         """Bernoulli means, shape (B, C, H, W); x_img is ignored (no autoregression)."""
@@ -221,11 +221,11 @@ class PixelCNNDecoder(nn.Module):
         self.z2_map = GatedDense(cfg.z2_size, cfg.x_dim)
         layers: list[nn.Module] = []
         for i in range(PIXEL_LAYERS):
-            layers += [MaskedConv2d("A" if i == 0 else "B", 3 * c if i == 0 else PIXEL_CHANNELS,
-                                    PIXEL_CHANNELS, 3, 1, 1, bias=False),
-                       nn.BatchNorm2d(PIXEL_CHANNELS), nn.ReLU()]
+            layers += [MaskedConv2d("A" if i == 0 else "B", 3 * c if i == 0 else DECODER_CHANNELS,
+                                    DECODER_CHANNELS, 3, 1, 1, bias=False),
+                       nn.BatchNorm2d(DECODER_CHANNELS), nn.ReLU()]
         self.pixelcnn = nn.Sequential(*layers)
-        self.out = nn.Conv2d(PIXEL_CHANNELS, c, 1)
+        self.out = nn.Conv2d(DECODER_CHANNELS, c, 1)
 
     def z_maps(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         """The two latent channels-blocks that condition every pixel, shape (B, 2C, H, W)."""
