@@ -26,7 +26,7 @@ except ConfigError as err:
 
 wildcard_constraints:
     experiment="|".join(sorted(config["experiments"])),
-    dataset=r"toy(\d+(_\d+)?|MIM|VAE|AE)|pca-fashion-mnist\d+",
+    dataset=r"toy(\d+(_\d+)?|MIM|VAE|AE)|pca-fashion-mnist\d+|dynamic_mnist|dynamic_fashion_mnist|omniglot",
     source="mnist|fashion_mnist|omniglot",
     arch="convhvae_2level|pixelhvae_2level",
     objective="vae|smim|amim",

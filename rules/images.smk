@@ -16,7 +16,7 @@ rule train_image:
         f"results/logs/train_image/{IMAGE_RUN_NAME}.log",
     benchmark:
         f"results/benchmarks/train_image/{IMAGE_RUN_NAME}.tsv"
-    threads: 2
+    threads: config["images"]["threads"]
     resources:
         gpu=1,
         runtime=4320,
@@ -39,7 +39,7 @@ rule evaluate_image:
         evaluation=config["images"]["evaluation"],
     log:
         f"results/logs/evaluate_image/{IMAGE_RUN_NAME}.log",
-    threads: 2
+    threads: config["images"]["threads"]
     resources:
         gpu=1,
         runtime=720,
@@ -80,7 +80,7 @@ rule image_figures:
         figure_images=config["images"]["evaluation"]["figure_images"],
     log:
         f"results/logs/image_figures/{IMAGE_RUN_NAME}.log",
-    threads: 2
+    threads: config["images"]["threads"]
     resources:
         gpu=1,
         runtime=120,

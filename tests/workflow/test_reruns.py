@@ -42,7 +42,7 @@ def test_evaluation_change_reruns_evaluation_and_figures_not_training(smoke_run)
     rules = rules_of(jobs)
     assert "train_lowdim" not in rules and "train_image" not in rules and "download" not in rules
     assert {"evaluate_lowdim", "experiment_table", "stats_figure"} <= rules
-    assert sum(rule == "evaluate_lowdim" for rule, _ in jobs) == 17  # every low-dimensional run
+    assert sum(rule == "evaluate_lowdim" for rule, _ in jobs) == 13  # every low-dimensional run
 
 
 def test_adding_a_seed_trains_only_the_new_seed(smoke_run):

@@ -55,7 +55,7 @@ def test_every_run_and_table_exists(smoke_run):
         assert len(table) == len(runs)
         summary = pd.read_csv(smoke_run / "results" / "tables" / f"{name}_summary.csv")
         assert {"MI_ksg_mean", "MI_ksg_std", "MI_ksg_count"} <= set(summary.columns)
-    assert n_runs == 17
+    assert n_runs == 13
     assert not list(smoke_run.glob("results/runs/**/resume.pt")), "resume checkpoints must go once a run completes"
 
 
@@ -110,3 +110,24 @@ def test_every_dataset_was_downloaded_and_built(smoke_run):
     for fit in ("per_split", "train"):
         data = torch.load(smoke_run / "resources" / "datasets" / f"pca-fashion-mnist20-{fit}.pt", weights_only=False)
         assert data["fit"] == fit and data["test_x"].shape == (256, 20)
+
+
+def test_every_image_combination_trains_evaluates_and_plots(smoke_run):
+    from mimflow.workflow_config import IMAGE_RUN_DIR, image_runs
+
+    config = smoke_config()
+    runs = list(image_runs(config))
+    assert len(runs) == 12  # {conv, pixel} x {vae, smim, amim} x {standard, vampprior}
+    for run in runs:
+        folder = smoke_run / IMAGE_RUN_DIR.format(**run)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        for key in ("test_nll_is", "test_elbo", "train_elbo", "MI_ksg", "NMI", "clf_acc_KNN5"):
+            assert key in metrics and metrics[key] == metrics[key], (run, key)  # present and not NaN
+        assert metrics["is_samples"] == config["images"]["evaluation"]["is_samples"]
+        figures = ["generations.png", "real_recon.png", "z_embed.png"]
+        figures += ["pseudoinputs.png"] if run["prior"] == "vampprior" else []
+        for name in figures:
+            assert (folder / name).stat().st_size > 1000, folder / name
+        assert not (folder / "pseudoinputs.png").exists() or run["prior"] == "vampprior"
+    summary = pd.read_csv(smoke_run / "results" / "tables" / "images_summary.csv")
+    assert len(summary) == 12
