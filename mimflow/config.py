@@ -9,8 +9,34 @@ Q_X_FORMS = ("2019", "importance")
 PCA_FITS = ("per_split", "train")
 
 
+class Settings:
+    """Dict round-trip for frozen settings dataclasses: unknown keys are an error, lists become tuples."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown run setting(s) {unknown} for {cls.__name__}; allowed: {sorted(fields)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_positive(settings: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(settings, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(settings, name)}")
+
+
+def check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} {value!r} is not one of {list(allowed)}")
+
+
 @dataclass(frozen=True)
-class LowdimRunConfig:
+class LowdimRunConfig(Settings):
     """Everything that determines one low-dimensional training run (seed README defaults)."""
 
     dataset: str
@@ -30,37 +56,16 @@ class LowdimRunConfig:
     pca_fit: str = "per_split"  # fidelity switch, spec 1.5 (PCA datasets only)
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "mid_dim", "epochs", "warmup_steps", "batch_size", "layers", "dataset_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.mim_decoder_qx not in Q_X_FORMS:
-            raise ValueError(f"mim_decoder_qx {self.mim_decoder_qx!r} is not one of {list(Q_X_FORMS)}")
-        if self.pca_fit not in PCA_FITS:
-            raise ValueError(f"pca_fit {self.pca_fit!r} is not one of {list(PCA_FITS)}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "LowdimRunConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown run setting(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        check_positive(self, ("z_dim", "mid_dim", "epochs", "warmup_steps", "batch_size", "layers", "dataset_size"))
+        check_choice("mim_decoder_qx", self.mim_decoder_qx, Q_X_FORMS)
+        check_choice("pca_fit", self.pca_fit, PCA_FITS)
 
 
 @dataclass(frozen=True)
-class EvaluationConfig:
+class EvaluationConfig(Settings):
     """Settings of the per-run evaluation (spec 4)."""
 
     ksg_k: int = 5
     ksg_max_points: int = 10000
     knn_neighbors: tuple[int, ...] = (1, 3, 5, 10)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "EvaluationConfig":
-        values = dict(values)
-        if "knn_neighbors" in values:
-            values["knn_neighbors"] = tuple(values["knn_neighbors"])
-        return cls(**values)

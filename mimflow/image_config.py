@@ -1,9 +1,9 @@
 """Typed settings of one image run (spec 6.1, 6.5)."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
+
+from .config import Settings, check_choice, check_positive
 
 IMAGE_DATASETS = ("dynamic_mnist", "dynamic_fashion_mnist", "omniglot")
 ARCHS = ("convhvae_2level", "pixelhvae_2level")
@@ -11,13 +11,8 @@ IMAGE_OBJECTIVES = ("vae", "smim", "amim")
 PRIORS = ("standard", "vampprior")
 
 
-def _check(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} {value!r} is not one of {list(allowed)}")
-
-
 @dataclass(frozen=True)
-class ImageRunConfig:
+class ImageRunConfig(Settings):
     """One (dataset, arch, objective, prior, seed) run at the seed README's settings."""
 
     dataset: str
@@ -38,29 +33,16 @@ class ImageRunConfig:
     max_train_images: int = 0  # 0 = all; tests train on a prefix
 
     def __post_init__(self) -> None:
-        _check("dataset", self.dataset, IMAGE_DATASETS)
-        _check("arch", self.arch, ARCHS)
-        _check("objective", self.objective, IMAGE_OBJECTIVES)
-        _check("prior", self.prior, PRIORS)
-        for name in ("epochs", "warmup", "early_stopping_epochs", "batch_size", "test_batch_size", "z1_size",
-                     "z2_size", "number_components"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ImageRunConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown image run setting(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        check_choice("dataset", self.dataset, IMAGE_DATASETS)
+        check_choice("arch", self.arch, ARCHS)
+        check_choice("objective", self.objective, IMAGE_OBJECTIVES)
+        check_choice("prior", self.prior, PRIORS)
+        check_positive(self, ("epochs", "warmup", "early_stopping_epochs", "batch_size", "test_batch_size", "z1_size",
+                              "z2_size", "number_components"))
 
 
 @dataclass(frozen=True)
-class ImageEvaluationConfig:
+class ImageEvaluationConfig(Settings):
     is_samples: int = 5000  # importance samples per test image
     is_batch: int = 100  # copies per forward pass
     ksg_points: int = 3000  # first test images for KSG MI
@@ -69,9 +51,3 @@ class ImageEvaluationConfig:
     kmeans_seed: int = 177
     figure_images: int = 64  # 8 x 8 grids
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ImageEvaluationConfig":
-        values = dict(values)
-        if "knn_neighbors" in values:
-            values["knn_neighbors"] = tuple(values["knn_neighbors"])
-        return cls(**values)

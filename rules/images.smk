@@ -20,7 +20,7 @@ rule train_image:
     resources:
         gpu=1,
         runtime=4320,
-        mem_mb=16000,
+        mem_mb=config["images"]["mem_mb"],
     conda:
         "../envs/mimflow.yaml"
     script:
@@ -43,7 +43,7 @@ rule evaluate_image:
     resources:
         gpu=1,
         runtime=720,
-        mem_mb=16000,
+        mem_mb=config["images"]["mem_mb"],
     conda:
         "../envs/mimflow.yaml"
     script:
@@ -84,7 +84,7 @@ rule image_figures:
     resources:
         gpu=1,
         runtime=120,
-        mem_mb=8000,
+        mem_mb=config["images"]["mem_mb"],
     conda:
         "../envs/mimflow.yaml"
     script:

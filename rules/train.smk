@@ -20,7 +20,8 @@ rule train_lowdim:
         "results/benchmarks/train_lowdim/{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}/seed{seed}.tsv"
     threads: 1
     resources:
-        runtime=30,
+        # minutes; a retry after a time-out gets proportionally more (and resumes from resume.pt)
+        runtime=lambda wc, attempt: config["job_runtime_min"]["train_lowdim"] * attempt,
         mem_mb=1000,
     conda:
         "../envs/mimflow.yaml"

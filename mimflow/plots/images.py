@@ -1,6 +1,7 @@
 """Figures of the image runs (spec 6.5): sample and reconstruction grids, t-SNE of the latents, pseudo-inputs."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -30,20 +31,25 @@ def image_grid(images: np.ndarray, path: str | Path, columns: int = 8, title: st
     if row_labels:
         for r, label in enumerate(row_labels[:rows]):
             axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    top = 1.0
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.2)
+        wrapped = textwrap.fill(title, 10 * columns)
+        fig.suptitle(wrapped, fontsize=8)
+        top = 1.0 - 0.17 * (wrapped.count("\n") + 1) / fig.get_figheight()
+    fig.tight_layout(pad=0.2, rect=(0, 0, 1, top))
     fig.savefig(path)
     plt.close(fig)
 
 
 def real_recon_grid(real: np.ndarray, recon: np.ndarray, path: str | Path, title: str | None = None) -> None:
     """Alternating rows of 8 real test images and their 8 reconstructions."""
+    n = min(len(real), len(recon))
+    columns = min(8, n)
     rows, labels = [], []
-    for start in range(0, min(len(real), len(recon)), 8):
-        rows += [real[start:start + 8], recon[start:start + 8]]
+    for start in range(0, n - n % columns, columns):
+        rows += [real[start:start + columns], recon[start:start + columns]]
         labels += ["real", "recon."]
-    image_grid(np.concatenate(rows), path, title=title, row_labels=labels)
+    image_grid(np.concatenate(rows), path, columns=columns, title=title, row_labels=labels)
 
 
 def latent_tsne(z: np.ndarray, labels: np.ndarray, path: str | Path, seed: int, title: str | None = None,
@@ -64,7 +70,7 @@ def latent_tsne(z: np.ndarray, labels: np.ndarray, path: str | Path, seed: int, 
     if len(classes) <= 20:
         ax.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(textwrap.fill(title, 70), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

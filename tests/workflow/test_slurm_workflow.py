@@ -59,3 +59,21 @@ def test_failed_job_is_reported_and_a_rerun_finishes_it(tmp_path, slurm_cluster)
     assert not (workdir / target).exists()
     snakemake(workdir, target, *base, "--configfile", "presets/smoke.yaml", *NO_ACCOUNTING, timeout=600)
     assert json.loads((workdir / target).read_text())["MI_ksg"] is not None
+
+
+def test_time_limit_then_retry_resumes_training(tmp_path, slurm_cluster):
+    """A training job killed by its SLURM time limit is resubmitted (--retries) and resumes from resume.pt."""
+    workdir = copy_workflow(tmp_path / "wf")
+    run = "results/runs/toy2d/toy4/mim/z2-h20/seed4"
+    # about 2-3 minutes of training: over the first attempt's 1-minute limit, within the retry's 2 minutes
+    # plus what the first attempt already did
+    (workdir / "slow.yaml").write_text(yaml.safe_dump(
+        {"lowdim_training": {"epochs": 40, "warmup_steps": 40, "dataset_size": 128000},
+         "job_runtime_min": {"train_lowdim": 1}}))
+    snakemake(workdir, f"{run}/model.pt", "--profile", "profiles/slurm", "--retries", "1",
+              "--configfile", "presets/smoke.yaml", "slow.yaml", *NO_ACCOUNTING, timeout=900)
+    log = (workdir / "results/logs/train_lowdim/toy2d/toy4/mim/z2-h20/seed4.log").read_text()
+    assert "resuming from" in log, log[-2000:]
+    history = (workdir / run / "train_log.csv").read_text().splitlines()
+    assert len(history) == 41  # header + 40 epochs, each exactly once
+    assert not (workdir / run / "resume.pt").exists()
