@@ -484,6 +484,12 @@ PartitionName={self.partition} Nodes={self.node_name} Default=YES MaxTime=INFINI
             if self._created_munge_run and "munged" in self.started_pids:
                 shutil.rmtree(MUNGE_RUN, ignore_errors=True)
                 self._created_munge_run = False
+            # Drop our /etc/slurm symlinks: with a config naming a controller that is gone, every
+            # `scontrol show config` (which the Snakemake SLURM plugin runs at each start) waits ~10 s.
+            for name in ("slurm.conf", "gres.conf"):
+                link = SLURM_ETC / name
+                if link.is_symlink() and Path(os.readlink(link)).is_relative_to(self.base):
+                    link.unlink()
             self._running = False
             if errors:
                 raise RuntimeError("errors while stopping the local SLURM cluster: " + "; ".join(errors))

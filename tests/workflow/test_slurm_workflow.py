@@ -15,7 +15,8 @@ from .test_smoke_workflow import smoke_config
 pytestmark = pytest.mark.slurm
 
 # README "Run on a SLURM cluster": the profile, plus squeue polling on a cluster without accounting.
-NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2")
+NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+                 "--seconds-between-status-checks", "2")
 
 
 def submissions(output: str) -> set[str]:
