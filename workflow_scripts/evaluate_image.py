@@ -1,5 +1,4 @@
 """Snakemake adapter: evaluate one image run (rule evaluate_image)."""
-import logging
 
 import numpy as np
 import torch
@@ -7,10 +6,11 @@ import torch
 from mimflow.image_config import ImageEvaluationConfig
 from mimflow.image_evaluate import evaluate_image
 from mimflow.image_train import default_device, load_image_checkpoint, load_image_data, sampling_generator
+from mimflow.joblog import job_logger
 from mimflow.provenance import now, provenance_record, write_json_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
 device = default_device()
@@ -27,4 +27,4 @@ write_json_atomic(metrics, sm.output.metrics)
 write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.__dict__}, started,
                                     inputs={"model.pt": sm.input.model, "data": sm.input.data},
                                     extra={"rule": "evaluate_image"}), sm.output.provenance)
-logging.info("metrics %s", metrics)
+log.info("metrics %s", metrics)

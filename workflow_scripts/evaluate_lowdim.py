@@ -1,5 +1,4 @@
 """Snakemake adapter: evaluate one low-dimensional run (rule evaluate_lowdim)."""
-import logging
 
 import numpy as np
 import torch
@@ -7,12 +6,12 @@ import torch
 from mimflow.config import EvaluationConfig
 from mimflow.data import lowdim_source
 from mimflow.evaluate import evaluate_lowdim
+from mimflow.joblog import job_logger
 from mimflow.provenance import now, provenance_record, write_json_atomic
 from mimflow.runs import load_checkpoint
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
-log = logging.getLogger("evaluate_lowdim")
+log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
 model, cfg, state = load_checkpoint(sm.input.model)

@@ -1,15 +1,15 @@
 """Snakemake adapter: generations.png, real_recon.png and z_embed.png of one image run (rule image_figures)."""
-import logging
 
 import numpy as np
 import torch
 
 from mimflow.image_evaluate import latent_samples
 from mimflow.image_train import default_device, load_image_checkpoint, load_image_data, sampling_generator
+from mimflow.joblog import job_logger
 from mimflow.plots.images import as_images, image_grid, latent_tsne, real_recon_grid
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 device = default_device()
 model, cfg, state = load_image_checkpoint(sm.input.model, device)
@@ -28,4 +28,4 @@ real_recon_grid(as_images(real.numpy(), cfg.dataset), as_images(recon, cfg.datas
                 title=f"test images and reconstructions: {title}")
 z = latent_samples(model, data.x_test, cfg.test_batch_size, device, noise).numpy()
 latent_tsne(z, data.y_test.numpy(), sm.output.z_embed, seed=cfg.seed, title=f"t-SNE of q(z|x) samples: {title}")
-logging.info("wrote %s", list(sm.output))
+log.info("wrote %s", list(sm.output))

@@ -1,16 +1,16 @@
 """Snakemake adapter: reconstruction.png and grid.png of one run (rule run_figures)."""
-import logging
 
 import numpy as np
 import torch
 
 from mimflow.data import toy_mixture
+from mimflow.joblog import job_logger
 from mimflow.plots.style import model_label
 from mimflow.plots.toy2d import reconstruction_figure, samples_figure
 from mimflow.runs import load_checkpoint
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 plots = sm.params.plots
 model, cfg, state = load_checkpoint(sm.input.model)
@@ -22,4 +22,4 @@ stats = reconstruction_figure(model, mixture, torch.Generator().manual_seed(seed
                               ksg_points=plots["run_ksg_points"], title=title)
 samples_figure(model, mixture, torch.Generator().manual_seed(seed + 1), sm.output.grid, dpi=plots["run_dpi"],
                n_show=plots["run_show_points"], title=title)
-logging.info("figure stats %s", stats)
+log.info("figure stats %s", stats)

@@ -1,17 +1,16 @@
 """Snakemake adapter: train one image run (rule train_image); resumes from resume.pt if present."""
-import logging
 from pathlib import Path
 
 import torch
 
 from mimflow.image_config import ImageRunConfig
 from mimflow.image_train import default_device, load_image_data, train_image
+from mimflow.joblog import job_logger
 from mimflow.provenance import now, provenance_record, write_json_atomic
 from mimflow.runs import write_csv_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
-log = logging.getLogger("train_image")
+log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
 cfg = ImageRunConfig.from_dict(dict(sm.params.settings))

@@ -1,18 +1,17 @@
 """Snakemake adapter: train one low-dimensional run (rule train_lowdim)."""
-import logging
 from pathlib import Path
 
 import torch
 
 from mimflow.config import LowdimRunConfig
 from mimflow.data import lowdim_source
+from mimflow.joblog import job_logger
 from mimflow.provenance import now, provenance_record, write_json_atomic
 from mimflow.runs import save_checkpoint, save_epoch_states, write_train_log
 from mimflow.train import train_lowdim
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s", force=True)
-log = logging.getLogger("train_lowdim")
+log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
 cfg = LowdimRunConfig.from_dict(dict(sm.params.settings))

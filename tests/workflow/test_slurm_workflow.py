@@ -66,10 +66,11 @@ def test_time_limit_then_retry_resumes_training(tmp_path, slurm_cluster):
     """A training job killed by its SLURM time limit is resubmitted (--retries) and resumes from resume.pt."""
     workdir = copy_workflow(tmp_path / "wf")
     run = "results/runs/toy2d/toy4/mim/z2-h20/seed4"
-    # about 2-3 minutes of training: over the first attempt's 1-minute limit, within the retry's 2 minutes
+    # about 140 s of training (3.5 s an epoch here): over the first attempt's 1-minute limit, and what is
+    # left after the kill fits the retry's 2 minutes
     # plus what the first attempt already did
     (workdir / "slow.yaml").write_text(yaml.safe_dump(
-        {"lowdim_training": {"epochs": 40, "warmup_steps": 40, "dataset_size": 128000},
+        {"lowdim_training": {"epochs": 40, "warmup_steps": 40, "dataset_size": 384000},
          "job_runtime_min": {"train_lowdim": 1}}))
     snakemake(workdir, f"{run}/model.pt", "--profile", "profiles/slurm", "--retries", "1",
               "--configfile", "presets/smoke.yaml", "slow.yaml", *NO_ACCOUNTING, timeout=900)
