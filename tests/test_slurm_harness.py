@@ -5,23 +5,13 @@ import os
 
 import pytest
 
-from tests.slurm_cluster import LocalSlurmCluster, SlurmUnavailable, ensure_slurm_installed, pid_alive
+from tests.slurm_cluster import LocalSlurmCluster, pid_alive, slurm_cluster_fixture
 
 pytestmark = pytest.mark.slurm
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("local SLURM cluster needs root")
-    try:
-        ensure_slurm_installed()
-    except SlurmUnavailable as exc:
-        pytest.skip(f"cannot install SLURM with apt: {exc}")
-    c = LocalSlurmCluster(tmp_path_factory.mktemp("slurm"))
-    with c:
-        yield c
-    assert not c.alive_pids(), f"daemons alive after the fixture stopped the cluster: {c.alive_pids()}"
+# The same start/skip/stop-and-check logic as the session fixture, scoped to this module.
+cluster = pytest.fixture(scope="module")(slurm_cluster_fixture)
 
 
 def test_node_idle_with_two_gpus(cluster):
