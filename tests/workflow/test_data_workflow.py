@@ -12,7 +12,7 @@ ARGS = ("--cores", "1", "--configfile", "presets/smoke.yaml")
 def test_corrupted_download_gives_one_line_and_leaves_nothing(tmp_path, fixture_server):
     workdir = copy_workflow(tmp_path / "wf")
     override = write_data_override(workdir, fixture_server, prefix="corrupt/")
-    proc = snakemake(workdir, TARGET, *ARGS, override, check=False, timeout=300)
+    proc = snakemake(workdir, TARGET, *ARGS, override, check=False)
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("mimflow:")]
     assert len(lines) == 1, proc.stderr[-3000:]
@@ -27,7 +27,7 @@ def test_corrupted_download_gives_one_line_and_leaves_nothing(tmp_path, fixture_
 def test_verified_files_are_not_refetched(tmp_path, fixture_server):
     workdir = copy_workflow(tmp_path / "wf")
     override = write_data_override(workdir, fixture_server)
-    snakemake(workdir, TARGET, *ARGS, override, timeout=300)
+    snakemake(workdir, TARGET, *ARGS, override)
     served = fixture_server.root / "mnist" / "train-labels-idx1-ubyte.gz"
     served.touch()  # the server's copy is newer now
     (workdir / "mirrors.yaml").write_text(yaml.safe_dump(
@@ -41,7 +41,7 @@ def test_local_dir_builds_without_network(tmp_path, fixture_server):
     override = write_data_override(workdir, fixture_server)
     (workdir / "local.yaml").write_text(yaml.safe_dump({"data": {"local_dir": str(fixture_server.root), "sources": {
         source: {"mirrors": ["http://127.0.0.1:9/unreachable/"]} for source in ("mnist", "fashion_mnist", "omniglot")}}}))
-    snakemake(workdir, "resources/datasets/dynamic_mnist.pt", *ARGS, override, "local.yaml", timeout=300)
+    snakemake(workdir, "resources/datasets/dynamic_mnist.pt", *ARGS, override, "local.yaml")
     assert (workdir / "resources" / "datasets" / "dynamic_mnist.pt").is_file()
     log = (workdir / "results" / "logs" / "download" / "mnist" / "train-images-idx3-ubyte.gz.log").read_text()
     assert "copied" in log

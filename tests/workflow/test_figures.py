@@ -80,7 +80,7 @@ def test_plot_setting_change_reruns_only_figures(smoke_run):
 
 
 def test_report_lists_every_figure(smoke_run):
-    snakemake(smoke_run, *SMOKE_ARGS, "--report", "results/report.html", timeout=300)
+    snakemake(smoke_run, *SMOKE_ARGS, "--report", "results/report.html")
     html = (smoke_run / "results" / "report.html").read_text(errors="replace")
     for experiment in STATS_EXPERIMENTS:
         for metric in METRICS:

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 import yaml
 
 from mimflow.workflow_config import IMAGE_RUN_DIR, image_runs
 
-from .conftest import copy_workflow, snakemake, write_data_override
+from .conftest import SNAKEMAKE, copy_workflow, snakemake, write_data_override
 from .test_smoke_workflow import smoke_config
 
 pytestmark = pytest.mark.slurm
@@ -27,7 +32,7 @@ def test_smoke_preset_through_slurm(tmp_path, slurm_cluster, fixture_server):
     workdir = copy_workflow(tmp_path / "wf")
     override = write_data_override(workdir, fixture_server)
     proc = snakemake(workdir, "--profile", "profiles/slurm", "--configfile", "presets/smoke.yaml", override,
-                     *NO_ACCOUNTING, timeout=1800)
+                     *NO_ACCOUNTING)
     output = proc.stdout + proc.stderr
     total = int(re.findall(r"(\d+) of \1 steps \(100%\) done", output)[-1])
     submitted = submissions(output)
@@ -54,28 +59,81 @@ def test_failed_job_is_reported_and_a_rerun_finishes_it(tmp_path, slurm_cluster)
     (workdir / "explode.yaml").write_text(yaml.safe_dump({"experiments": {"toy2d": {"training": {"lr": 1.0e8}}}}))
     base = ("--profile", "profiles/slurm", "--retries", "0")
     failed = snakemake(workdir, target, *base, "--configfile", "presets/smoke.yaml", "explode.yaml", *NO_ACCOUNTING,
-                       check=False, timeout=600)
+                       check=False)
     assert failed.returncode != 0
     assert "Error in rule train_lowdim" in failed.stdout + failed.stderr or "Error in group" in failed.stdout + failed.stderr
     assert not (workdir / target).exists()
-    snakemake(workdir, target, *base, "--configfile", "presets/smoke.yaml", *NO_ACCOUNTING, timeout=600)
+    snakemake(workdir, target, *base, "--configfile", "presets/smoke.yaml", *NO_ACCOUNTING)
     assert json.loads((workdir / target).read_text())["MI_ksg"] is not None
 
 
+def _job_processes(job_id: str, script: str) -> list[int]:
+    """PIDs of the processes of SLURM job `job_id` that run `script` (found through /proc, as root)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        if f"SLURM_JOB_ID={job_id}".encode() in environ and any(a.endswith(script.encode()) for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def _wait_for(predicate, what: str, timeout: float, proc: subprocess.Popen):
+    """Poll `predicate` until it returns something truthy; fail naming `what` if Snakemake ends first."""
+    deadline = time.monotonic() + timeout  # a hang guard only: nothing here races the clock
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc.poll() is not None:
+            raise AssertionError(f"snakemake ended (rc {proc.returncode}) before {what}:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
 def test_time_limit_then_retry_resumes_training(tmp_path, slurm_cluster):
-    """A training job killed by its SLURM time limit is resubmitted (--retries) and resumes from resume.pt."""
+    """A training job killed by its SLURM time limit is resubmitted (--retries) and resumes from resume.pt.
+
+    Nothing depends on how fast an epoch runs: once the first attempt has logged 2 epochs the test
+    freezes its training process (SIGSTOP) and lowers the job's time limit to 1 minute, so SLURM
+    certainly kills it for TIMEOUT mid-training; the retry's limit (2 x 30 min) is far above the work.
+    """
     workdir = copy_workflow(tmp_path / "wf")
     run = "results/runs/toy2d/toy4/mim/z2-h20/seed4"
-    # about 140 s of training (3.5 s an epoch here): over the first attempt's 1-minute limit, and what is
-    # left after the kill fits the retry's 2 minutes
-    # plus what the first attempt already did
-    (workdir / "slow.yaml").write_text(yaml.safe_dump(
-        {"lowdim_training": {"epochs": 40, "warmup_steps": 40, "dataset_size": 384000},
-         "job_runtime_min": {"train_lowdim": 1}}))
-    snakemake(workdir, f"{run}/model.pt", "--profile", "profiles/slurm", "--retries", "1",
-              "--configfile", "presets/smoke.yaml", "slow.yaml", *NO_ACCOUNTING, timeout=900)
-    log = (workdir / "results/logs/train_lowdim/toy2d/toy4/mim/z2-h20/seed4.log").read_text()
+    log_path = workdir / "results/logs/train_lowdim/toy2d/toy4/mim/z2-h20/seed4.log"
+    (workdir / "long.yaml").write_text(yaml.safe_dump(
+        {"lowdim_training": {"epochs": 40, "warmup_steps": 40, "dataset_size": 12800},
+         "job_runtime_min": {"train_lowdim": 30}}))
+    proc = subprocess.Popen([SNAKEMAKE, f"{run}/model.pt", "--profile", "profiles/slurm", "--retries", "1",
+                             "--configfile", "presets/smoke.yaml", "long.yaml", *NO_ACCOUNTING],
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: log_path.exists() and "epoch 2 " in log_path.read_text(), "epoch 2 in the job log", 600, proc)
+        squeue = slurm_cluster.run(["squeue", "-h", "-t", "R", "-o", "%i"]).stdout.split()
+        assert len(squeue) == 1, squeue
+        first_job = squeue[0]
+        frozen = _wait_for(lambda: _job_processes(first_job, "train_lowdim.py"), "training process", 60, proc)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        slurm_cluster.run(["scontrol", "update", f"JobId={first_job}", "TimeLimit=1"])
+        output, _ = proc.communicate(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output[-4000:]
+    assert f"SLURM jobid {first_job}" in output
+    slurm_logs = "".join(p.read_text() for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert f"JOB {first_job} ON" in slurm_logs and "DUE TO TIME LIMIT" in slurm_logs, slurm_logs[-3000:]
+    log = log_path.read_text()
     assert "resuming from" in log, log[-2000:]
+    resumed_at = int(re.search(r"epoch (\d+) ", log.split("resuming from", 1)[1]).group(1))
+    assert resumed_at > 2, log[-2000:]  # continued where the first attempt stopped, not from epoch 1
     history = (workdir / run / "train_log.csv").read_text().splitlines()
-    assert len(history) == 41  # header + 40 epochs, each exactly once
+    assert [int(line.split(",")[0]) for line in history[1:]] == list(range(1, 41))  # each epoch exactly once
     assert not (workdir / run / "resume.pt").exists()

@@ -89,7 +89,7 @@ def test_lint_is_clean():
 def test_bad_config_stops_before_any_job(tmp_path, bad, expected):
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "bad.yaml").write_text(yaml.safe_dump(bad))
-    proc = snakemake(workdir, "--cores", "1", "--configfile", "bad.yaml", check=False, timeout=120)
+    proc = snakemake(workdir, "--cores", "1", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
     message = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("mimflow:")]
     assert len(message) == 1, proc.stdout + proc.stderr
