@@ -18,7 +18,7 @@ for path in sorted(glob.glob("results/tables/*_summary.csv")):
 endef
 export SUMMARY
 
-.PHONY: demo test test-unit test-workflow bench lint clean-results
+.PHONY: demo test test-unit bench lint
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -12,10 +12,8 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/evaluate.smk"
-include: "rules/aggregate.smk"
-include: "rules/figures.smk"
+include: "rules/lowdim.smk"
+include: "rules/animation.smk"
 include: "rules/images.smk"
 
 

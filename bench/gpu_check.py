@@ -7,10 +7,11 @@ import time
 
 import torch
 
-from mimflow.image_config import ImageRunConfig
-from mimflow.image_objectives import image_loss, importance_sampled_nll
-from mimflow.image_train import build_image_model, default_device
-from mimflow.optim import AdamNormGrad
+from mimflow.images.data import default_device
+from mimflow.images.losses import image_loss, importance_sampled_nll
+from mimflow.images.model import build_image_model
+from mimflow.images.optim import AdamNormGrad
+from mimflow.images.settings import ImageRunConfig
 
 
 def main(n_train: int = 50000, objective: str = "smim", is_samples: int = 5000) -> None:

@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bench_run(seed: int = 1) -> dict:
-    from mimflow.config import EvaluationConfig, LowdimRunConfig
     from mimflow.data import lowdim_source
-    from mimflow.evaluate import evaluate_lowdim
-    from mimflow.train import train_lowdim
+    from mimflow.lowdim.evaluate import evaluate_lowdim
+    from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
+    from mimflow.lowdim.train import train_lowdim
 
     torch.set_num_threads(1)
     cfg = LowdimRunConfig(dataset="toy4", model="mim", z_dim=2, mid_dim=50, seed=seed)
@@ -39,7 +39,7 @@ def bench_run(seed: int = 1) -> dict:
 
 
 def bench_ksg(n: int = 10000, repeats: int = 5) -> float:
-    from mimflow.metrics import ksg_mutual_information
+    from mimflow.core.metrics import ksg_mutual_information
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 2))

@@ -2,20 +2,33 @@
 import sys
 from pathlib import Path
 
-from mimflow.workflow_config import (
-    IMAGE_DATASETS,
+from mimflow.names import IMAGE_DATASETS, PCA_FITS
+from mimflow.workflow import (
+    ANIMATION_GIF,
+    DATASET_FILE,
+    PCA_DATASET_FILE,
+    RAW_FILE,
+    SIDE_BY_SIDE_GIF,
     IMAGE_RUN_DIR,
+    IMAGE_RUN_NAME,
     RUN_DIR,
+    RUN_NAME,
+    STATS_FIGURE,
+    SUMMARY_TABLE,
+    TABLE,
     ConfigError,
     check_config,
     dataset_file,
     experiment_runs,
     image_run_settings,
     image_runs,
+    job_benchmark,
+    job_log,
     lowdim_run_settings,
     raw_files,
     remote_entry,
     run_dir,
+    wildcard_patterns,
 )
 
 try:
@@ -24,27 +37,10 @@ except ConfigError as err:
     sys.exit(f"mimflow: {err}")
 
 
-wildcard_constraints:
-    experiment="|".join(sorted(config["experiments"])),
-    dataset=r"toy(\d+(_\d+)?|MIM|VAE|AE)|pca-fashion-mnist\d+|dynamic_mnist|dynamic_fashion_mnist|omniglot",
-    source="mnist|fashion_mnist|omniglot",
-    arch="convhvae_2level|pixelhvae_2level",
-    objective="vae|smim|amim",
-    prior="standard|vampprior",
-    model=r"mim|amim|mim-minusH|vae|vae-plusH|ae",
-    z_dim=r"[1-9]\d*",
-    mid_dim=r"[1-9]\d*",
-    seed=r"\d+",
-    metric=r"[A-Za-z_0-9]+",
-    panels=r"(mim|amim|mim-minusH|vae|vae-plusH|ae)(_(mim|amim|mim-minusH|vae|vae-plusH|ae))+",
+# Every wildcard's allowed values, from mimflow.names and the configured experiments.
+workflow.global_wildcard_constraints(**wildcard_patterns(config))
 
 
-RUN = RUN_DIR
-LOG = "results/logs/{rule}/{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}/seed{seed}.log"
-
-
-IMAGE_RUN = IMAGE_RUN_DIR
-IMAGE_RUN_NAME = "{dataset}/{arch}-{objective}/{prior}/seed{seed}"
 IMAGE_LABELS = {"experiment": "images", "dataset": "{dataset}", "model": "{arch}-{objective}",
                 "prior": "{prior}", "seed": "{seed}"}
 
@@ -54,22 +50,19 @@ def image_settings(wildcards):
                               wildcards.seed)
 
 
-def image_metrics(wildcards):
-    return [f"{IMAGE_RUN_DIR.format(**run)}/metrics.json" for run in image_runs(config)]
+def image_table_inputs(wildcards):
+    folders = [IMAGE_RUN_DIR.format(**run) for run in image_runs(config)]
+    return {"metrics": [f"{f}/metrics.json" for f in folders], "provenance": [f"{f}/provenance.json" for f in folders]}
 
 
 def image_targets():
-    targets = ["results/tables/images_summary.csv"]
+    targets = [SUMMARY_TABLE.format(experiment="images")]
     for run in image_runs(config):
         folder = IMAGE_RUN_DIR.format(**run)
         targets += [f"{folder}/{name}.png" for name in ("generations", "real_recon", "z_embed")]
         if run["prior"] == "vampprior":
             targets.append(f"{folder}/pseudoinputs.png")
     return targets
-
-
-def run_log(rule_name):
-    return LOG.replace("{rule}", rule_name)
 
 
 def run_settings(wildcards):
@@ -90,12 +83,10 @@ def run_data_input(wildcards):
     return {"data": path} if path else {}
 
 
-def experiment_metrics(name):
-    return [f"{run_dir(**run)}/metrics.json" for run in experiment_runs(config, name)]
-
-
 def experiment_table_inputs(wildcards):
-    return experiment_metrics(wildcards.experiment)
+    """metrics.json of every run, and the provenance.json whose settings the table reports."""
+    folders = [run_dir(**run) for run in experiment_runs(config, wildcards.experiment)]
+    return {"metrics": [f"{f}/metrics.json" for f in folders], "provenance": [f"{f}/provenance.json" for f in folders]}
 
 
 def plot_settings(*keys):
@@ -132,28 +123,30 @@ def side_by_side_name(experiment_name):
 
 
 def side_by_side_inputs(wildcards):
-    return [f"results/figures/{wildcards.experiment}/{p}.gif" for p in animation_panel_names(wildcards.experiment)]
+    return [SIDE_BY_SIDE_GIF.format(experiment=wildcards.experiment, panels=p)
+            for p in animation_panel_names(wildcards.experiment)]
 
 
 def experiment_figure_targets(name):
     families = experiment_figures(name)
     targets = []
     if "stats" in families:
-        targets += [f"results/figures/{name}/{metric}.png" for metric in config["plots"]["stats_metrics"]]
+        targets += [STATS_FIGURE.format(experiment=name, metric=metric) for metric in config["plots"]["stats_metrics"]]
     if "runs" in families:
         for run in experiment_runs(config, name):
             targets += [f"{run_dir(**run)}/reconstruction.png", f"{run_dir(**run)}/grid.png"]
     if "animation" in families:
         exp = config["experiments"][name]
-        targets += [f"results/figures/{name}/{d}_{m}.gif" for d, models in exp["datasets"].items() for m in models]
-        targets.append(f"results/figures/{name}/{side_by_side_name(name)}.gif")
+        targets += [ANIMATION_GIF.format(experiment=name, dataset=d, model=m)
+                    for d, models in exp["datasets"].items() for m in models]
+        targets.append(SIDE_BY_SIDE_GIF.format(experiment=name, panels=side_by_side_name(name)))
     return targets
 
 
 def all_targets():
     targets = [dataset_file(name) for name in config["build_datasets"]]
     for name in config["run_experiments"]:
-        targets.append(f"results/tables/{name}_summary.csv")
+        targets.append(SUMMARY_TABLE.format(experiment=name))
         targets += experiment_figure_targets(name)
     if config["run_images"]:
         targets += image_targets()

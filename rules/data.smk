@@ -3,12 +3,12 @@
 
 rule download:
     output:
-        "resources/raw/{source}/{filename}",
+        RAW_FILE,
     params:
         # Only the checksums: a changed mirror list or timeout never refetches a verified file.
         checksums=lambda wc: {k: v for k, v in remote_entry(config, wc.source, wc.filename).items() if k != "urls"},
     log:
-        "results/logs/download/{source}/{filename}.log",
+        job_log("download", "{source}/{filename}"),
     resources:
         downloads=1,
     conda:
@@ -17,51 +17,51 @@ rule download:
         "../workflow_scripts/download.py"
 
 
-rule build_mnist_like:
+rule build_dynamic_mnist_like:
     input:
         lambda wc: raw_files(config, IMAGE_DATASETS[wc.image_dataset]),
     output:
-        "resources/datasets/{image_dataset}.pt",
+        DATASET_FILE.replace("{dataset}", "{image_dataset}"),
     params:
         n_validation=config["data"]["mnist_validation"],
         binarize_seed=config["data"]["binarize_seed"],
     log:
-        "results/logs/build_dataset/{image_dataset}.log",
+        job_log("build_dynamic_mnist_like", "{image_dataset}"),
     wildcard_constraints:
-        image_dataset="dynamic_mnist|dynamic_fashion_mnist",
+        image_dataset="dynamic_mnist|dynamic_fashion_mnist",  # the two IDX datasets of names.IMAGE_DATASETS
     conda:
         "../envs/mimflow.yaml"
     script:
-        "../workflow_scripts/build_image_dataset.py"
+        "../workflow_scripts/build_dynamic_mnist_like.py"
 
 
 rule build_omniglot:
     input:
         raw_files(config, "omniglot"),
     output:
-        "resources/datasets/omniglot.pt",
+        DATASET_FILE.format(dataset="omniglot"),
     params:
         n_validation=config["data"]["omniglot_validation"],
         binarize_seed=config["data"]["binarize_seed"],
         shuffle_seed=config["data"]["omniglot_shuffle_seed"],
     log:
-        "results/logs/build_dataset/omniglot.log",
+        job_log("build_omniglot", "omniglot"),
     conda:
         "../envs/mimflow.yaml"
     script:
-        "../workflow_scripts/build_image_dataset.py"
+        "../workflow_scripts/build_omniglot.py"
 
 
 rule build_pca_dataset:
     input:
         raw_files(config, "fashion_mnist"),
     output:
-        "resources/datasets/pca-fashion-mnist{k}-{fit}.pt",
+        PCA_DATASET_FILE,
     log:
-        "results/logs/build_dataset/pca-fashion-mnist{k}-{fit}.log",
+        job_log("build_pca_dataset", "pca-fashion-mnist{k}-{fit}"),
     wildcard_constraints:
         k=r"[1-9]\d*",
-        fit="per_split|train",
+        fit="|".join(PCA_FITS),
     conda:
         "../envs/mimflow.yaml"
     script:

@@ -1,21 +1,22 @@
-# Image experiments: two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs).
+# Image experiments, one job per run and stage: train -> evaluate -> per-run figures; then the image table.
+# Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs). Mirrors rules/lowdim.smk.
 
 
 rule train_image:
     input:
-        data="resources/datasets/{dataset}.pt",
+        data=DATASET_FILE,
     output:
-        model=f"{IMAGE_RUN}/model.pt",
-        log_csv=f"{IMAGE_RUN}/train_log.csv",
-        provenance=f"{IMAGE_RUN}/provenance.json",
+        model=f"{IMAGE_RUN_DIR}/model.pt",
+        log_csv=f"{IMAGE_RUN_DIR}/train_log.csv",
+        provenance=f"{IMAGE_RUN_DIR}/provenance.json",
     params:
         settings=image_settings,
         # Written every epoch beside the outputs (never deleted by Snakemake): a killed job resumes.
-        resume=f"{IMAGE_RUN}/resume.pt",
+        resume=f"{IMAGE_RUN_DIR}/resume.pt",
     log:
-        f"results/logs/train_image/{IMAGE_RUN_NAME}.log",
+        job_log("train_image", IMAGE_RUN_NAME),
     benchmark:
-        f"results/benchmarks/train_image/{IMAGE_RUN_NAME}.tsv"
+        job_benchmark("train_image", IMAGE_RUN_NAME)
     threads: config["images"]["threads"]
     resources:
         gpu=1,
@@ -29,16 +30,16 @@ rule train_image:
 
 rule evaluate_image:
     input:
-        data="resources/datasets/{dataset}.pt",
-        model=f"{IMAGE_RUN}/model.pt",
+        data=DATASET_FILE,
+        model=f"{IMAGE_RUN_DIR}/model.pt",
     output:
-        metrics=f"{IMAGE_RUN}/metrics.json",
-        nll=f"{IMAGE_RUN}/test_nll.npy",
-        provenance=f"{IMAGE_RUN}/eval_provenance.json",
+        metrics=f"{IMAGE_RUN_DIR}/metrics.json",
+        nll=f"{IMAGE_RUN_DIR}/test_nll.npy",
+        provenance=f"{IMAGE_RUN_DIR}/eval_provenance.json",
     params:
         evaluation=config["images"]["evaluation"],
     log:
-        f"results/logs/evaluate_image/{IMAGE_RUN_NAME}.log",
+        job_log("evaluate_image", IMAGE_RUN_NAME),
     threads: config["images"]["threads"]
     resources:
         gpu=1,
@@ -52,25 +53,25 @@ rule evaluate_image:
 
 rule image_figures:
     input:
-        data="resources/datasets/{dataset}.pt",
-        model=f"{IMAGE_RUN}/model.pt",
+        data=DATASET_FILE,
+        model=f"{IMAGE_RUN_DIR}/model.pt",
     output:
         generations=report(
-            f"{IMAGE_RUN}/generations.png",
+            f"{IMAGE_RUN_DIR}/generations.png",
             caption="../report/generations.rst",
             category="Image runs",
             subcategory="{dataset}: samples",
             labels=IMAGE_LABELS,
         ),
         real_recon=report(
-            f"{IMAGE_RUN}/real_recon.png",
+            f"{IMAGE_RUN_DIR}/real_recon.png",
             caption="../report/real_recon.rst",
             category="Image runs",
             subcategory="{dataset}: reconstructions",
             labels=IMAGE_LABELS,
         ),
         z_embed=report(
-            f"{IMAGE_RUN}/z_embed.png",
+            f"{IMAGE_RUN_DIR}/z_embed.png",
             caption="../report/z_embed.rst",
             category="Image runs",
             subcategory="{dataset}: latent t-SNE",
@@ -79,7 +80,7 @@ rule image_figures:
     params:
         figure_images=config["images"]["evaluation"]["figure_images"],
     log:
-        f"results/logs/image_figures/{IMAGE_RUN_NAME}.log",
+        job_log("image_figures", IMAGE_RUN_NAME),
     threads: config["images"]["threads"]
     resources:
         gpu=1,
@@ -93,17 +94,17 @@ rule image_figures:
 
 rule pseudoinput_figure:
     input:
-        model=f"{IMAGE_RUN}/model.pt",
+        model=f"{IMAGE_RUN_DIR}/model.pt",
     output:
         report(
-            f"{IMAGE_RUN}/pseudoinputs.png",
+            f"{IMAGE_RUN_DIR}/pseudoinputs.png",
             caption="../report/pseudoinputs.rst",
             category="Image runs",
             subcategory="{dataset}: pseudo-inputs",
             labels=IMAGE_LABELS,
         ),
     log:
-        f"results/logs/pseudoinput_figure/{IMAGE_RUN_NAME}.log",
+        job_log("pseudoinput_figure", IMAGE_RUN_NAME),
     wildcard_constraints:
         prior="vampprior",
     conda:
@@ -114,12 +115,12 @@ rule pseudoinput_figure:
 
 rule image_table:
     input:
-        image_metrics,
+        unpack(image_table_inputs),
     output:
-        runs="results/tables/images.csv",
-        summary="results/tables/images_summary.csv",
+        runs=TABLE.format(experiment="images"),
+        summary=SUMMARY_TABLE.format(experiment="images"),
     log:
-        "results/logs/image_table/images.log",
+        job_log("image_table", "images"),
     conda:
         "../envs/mimflow.yaml"
     script:

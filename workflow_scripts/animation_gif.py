@@ -1,26 +1,20 @@
 """Snakemake adapter: per-epoch reconstruction frames of one run as a GIF, plus MP4 if ffmpeg exists."""
-from pathlib import Path
-
-import numpy as np
 import torch
 
-from mimflow.data import toy_mixture
-from mimflow.joblog import job_logger
-from mimflow.plots.animation import render_frames, save_gif, save_mp4
-from mimflow.plots.style import model_label
-from mimflow.runs import load_checkpoint
+from mimflow.core.joblog import job_logger
+from mimflow.core.seeds import stream
+from mimflow.lowdim.animation import animation_gif, save_animation
+from mimflow.lowdim.figure_data import animation_arrays, load_toy_run
+from mimflow.names import model_label
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 plots = sm.params.plots
-model, cfg, _ = load_checkpoint(sm.input.model)
-recorded = torch.load(sm.input.states, weights_only=False)
-frames = render_frames(model, recorded["states"], recorded["epochs"], toy_mixture(cfg.dataset),
-                       seed=int(np.random.SeedSequence([cfg.seed, 3]).generate_state(1)[0]),
-                       label=model_label(cfg.model), dpi=plots["animation_dpi"], n_points=plots["run_points"],
-                       n_show=plots["run_show_points"], ksg_points=plots["run_ksg_points"])
-save_gif(frames, sm.output[0], plots["animation_fps"])
+model, cfg, mixture, _ = load_toy_run(sm.input.model)
+recorded = torch.load(sm.input.states, weights_only=False)  # {"epochs": [...], "states": [...]}
+arrays = animation_arrays(model, recorded["states"], recorded["epochs"], mixture, plots, stream(cfg.seed, "animation"))
+frames = animation_gif(arrays, label=model_label(cfg.model), dpi=plots["animation_dpi"])
+mp4_note = save_animation(frames, sm.output[0], plots["animation_fps"])
 log.info("wrote %s (%d frames)", sm.output[0], len(frames))
-# The MP4 is an optional extra beside the GIF (not a rule output): ffmpeg may be missing.
-log.info(save_mp4(frames, Path(sm.output[0]).with_suffix(".mp4"), plots["animation_fps"]))
+log.info(mp4_note)

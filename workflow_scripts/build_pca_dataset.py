@@ -1,16 +1,13 @@
 """Snakemake adapter: Fashion-MNIST raw files -> PCA dataset tensors (rule build_pca_dataset)."""
 from pathlib import Path
 
-import torch
-
+from mimflow.core.io import save_torch_atomic
+from mimflow.core.joblog import job_logger
 from mimflow.data.images import read_mnist_like
 from mimflow.data.pca import build_pca_dataset
-from mimflow.joblog import job_logger
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 data = build_pca_dataset(read_mnist_like(Path(sm.input[0]).parent), int(sm.wildcards.k), sm.wildcards.fit)
-tmp = Path(sm.output[0]).with_name(f".{Path(sm.output[0]).name}.tmp")
-torch.save(data, tmp)
-tmp.replace(sm.output[0])
+save_torch_atomic(data, sm.output[0])
 log.info("%s: explained variance of %s components %s", sm.output[0], sm.wildcards.k, data["explained_variance"])

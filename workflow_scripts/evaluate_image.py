@@ -3,28 +3,28 @@
 import numpy as np
 import torch
 
-from mimflow.image_config import ImageEvaluationConfig
-from mimflow.image_evaluate import evaluate_image
-from mimflow.image_train import default_device, load_image_checkpoint, load_image_data, sampling_generator
-from mimflow.joblog import job_logger
-from mimflow.provenance import now, provenance_record, write_json_atomic
+from mimflow.core.io import write_json_atomic
+from mimflow.core.joblog import job_logger
+from mimflow.core.provenance import now, provenance_record
+from mimflow.core.seeds import stream
+from mimflow.images.data import default_device, seeded_generators
+from mimflow.images.evaluate import evaluate_image
+from mimflow.images.model import load_run
+from mimflow.images.settings import ImageEvaluationConfig
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
 device = default_device()
-model, cfg, state = load_image_checkpoint(sm.input.model, device)
+model, cfg, state, data = load_run(sm.input.model, sm.input.data, device)
 ev = ImageEvaluationConfig.from_dict(dict(sm.params.evaluation))
-seed = int(np.random.SeedSequence([cfg.seed, 1]).generate_state(1)[0])
-torch.manual_seed(seed)
-generator = torch.Generator().manual_seed(seed)
-metrics, nll = evaluate_image(model, load_image_data(sm.input.data, cfg.max_train_images), cfg, ev, device,
-                              sampling_generator(generator, device), generator)
+generator, noise = seeded_generators(stream(cfg.seed, "evaluation"), device)
+metrics, nll = evaluate_image(model, data, cfg, ev, device, noise, generator)
 metrics.update(epoch=state["best_epoch"], val_loss=state["best_loss"])
 np.save(sm.output.nll, nll)
 write_json_atomic(metrics, sm.output.metrics)
-write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.__dict__}, started,
+write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
                                     inputs={"model.pt": sm.input.model, "data": sm.input.data},
                                     extra={"rule": "evaluate_image"}), sm.output.provenance)
 log.info("metrics %s", metrics)

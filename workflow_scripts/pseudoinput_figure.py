@@ -2,15 +2,16 @@
 
 import torch
 
-from mimflow.image_train import load_image_checkpoint
-from mimflow.joblog import job_logger
-from mimflow.plots.images import as_images, image_grid
+from mimflow.core.io import save_figure
+from mimflow.core.joblog import job_logger
+from mimflow.images.figures import as_images, image_grid
+from mimflow.images.model import load_image_model
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
-model, cfg, state = load_image_checkpoint(sm.input.model, torch.device("cpu"))
+model, cfg, state = load_image_model(sm.input.model, torch.device("cpu"))
 with torch.no_grad():
     pseudo = model.pseudoinputs()[:64].numpy()
-image_grid(as_images(pseudo, cfg.dataset), sm.output[0],
-           title=f"pseudo-inputs: {cfg.arch}-{cfg.objective}, {cfg.dataset}, seed {cfg.seed}")
+save_figure(image_grid(as_images(pseudo, cfg.dataset),
+                       title=f"pseudo-inputs: {cfg.arch}-{cfg.objective}, {cfg.dataset}, seed {cfg.seed}"), sm.output[0])
 log.info("wrote %s", sm.output[0])

@@ -1,25 +1,21 @@
 """Snakemake adapter: reconstruction.png and grid.png of one run (rule run_figures)."""
-
-import numpy as np
 import torch
 
-from mimflow.data import toy_mixture
-from mimflow.joblog import job_logger
-from mimflow.plots.style import model_label
-from mimflow.plots.toy2d import reconstruction_figure, samples_figure
-from mimflow.runs import load_checkpoint
+from mimflow.core.io import save_figure
+from mimflow.core.joblog import job_logger
+from mimflow.core.seeds import stream
+from mimflow.lowdim.figure_data import load_toy_run, run_figure_arrays
+from mimflow.lowdim.figures import run_figures
+from mimflow.names import model_label
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
-plots = sm.params.plots
-model, cfg, state = load_checkpoint(sm.input.model)
-mixture = toy_mixture(cfg.dataset)
+model, cfg, mixture, state = load_toy_run(sm.input.model)
+# The figures draw their own fresh points, from a stream seeded apart from training's and evaluation's.
+arrays = run_figure_arrays(model, mixture, sm.params.plots, stream(cfg.seed, "figures"))
 title = f"{model_label(cfg.model)}, {cfg.dataset}, z{cfg.z_dim}-h{cfg.mid_dim}, seed {cfg.seed}, epoch {state['best_epoch']}"
-seed = int(np.random.SeedSequence([cfg.seed, 2]).generate_state(1)[0])
-stats = reconstruction_figure(model, mixture, torch.Generator().manual_seed(seed), sm.output.reconstruction,
-                              dpi=plots["run_dpi"], n_points=plots["run_points"], n_show=plots["run_show_points"],
-                              ksg_points=plots["run_ksg_points"], title=title)
-samples_figure(model, mixture, torch.Generator().manual_seed(seed + 1), sm.output.grid, dpi=plots["run_dpi"],
-               n_show=plots["run_show_points"], title=title)
-log.info("figure stats %s", stats)
+reconstruction, grid = run_figures(arrays, dpi=sm.params.plots["run_dpi"], title=title)
+save_figure(reconstruction, sm.output.reconstruction)
+save_figure(grid, sm.output.grid)
+log.info("figure stats %s", arrays.reconstruction.stats)

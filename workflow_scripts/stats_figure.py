@@ -2,10 +2,12 @@
 
 import pandas as pd
 
-from mimflow.joblog import job_logger
-from mimflow.plots.stats import stats_figure
+from mimflow.core.io import save_figure
+from mimflow.core.joblog import job_logger
+from mimflow.lowdim.stats_figure import stats_figure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
-stats_figure(pd.read_csv(sm.input[0]), sm.wildcards.metric, sm.wildcards.experiment, sm.output[0], dpi=sm.params.dpi)
+figure = stats_figure(pd.read_csv(sm.input[0]), sm.wildcards.metric, sm.wildcards.experiment, dpi=sm.params.dpi)
+save_figure(figure, sm.output[0])
 log.info("wrote %s", sm.output[0])

@@ -3,11 +3,13 @@ from pathlib import Path
 
 import torch
 
-from mimflow.image_config import ImageRunConfig
-from mimflow.image_train import default_device, load_image_data, train_image
-from mimflow.joblog import job_logger
-from mimflow.provenance import now, provenance_record, write_json_atomic
-from mimflow.runs import write_csv_atomic
+from mimflow.core.checkpoint import save_checkpoint
+from mimflow.core.io import write_csv_atomic, write_json_atomic
+from mimflow.core.joblog import job_logger
+from mimflow.core.provenance import now, provenance_record
+from mimflow.images.data import default_device, load_image_data
+from mimflow.images.settings import ImageRunConfig
+from mimflow.images.train import train_image
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
@@ -28,11 +30,7 @@ try:
 except Exception:
     log.exception("training failed")
     raise
-tmp = Path(sm.output.model).with_name(".model.pt.tmp")
-torch.save({"run_config": cfg.to_dict(), "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-            "best_epoch": result.best_epoch, "best_loss": result.best_loss, "epochs_run": len(result.history),
-            "stopped_early": result.stopped_early}, tmp)
-tmp.replace(sm.output.model)
+save_checkpoint(sm.output.model, cfg.to_dict(), model, result)  # the model is rebuilt from run_config
 write_csv_atomic(result.history, sm.output.log_csv)
 write_json_atomic(provenance_record(cfg.to_dict(), started, inputs={"data": sm.input.data}, extra={
     "rule": "train_image", "best_epoch": result.best_epoch, "best_loss": result.best_loss,

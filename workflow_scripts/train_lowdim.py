@@ -1,14 +1,16 @@
 """Snakemake adapter: train one low-dimensional run (rule train_lowdim)."""
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from mimflow.config import LowdimRunConfig
-from mimflow.data import lowdim_source
-from mimflow.joblog import job_logger
-from mimflow.provenance import now, provenance_record, write_json_atomic
-from mimflow.runs import save_checkpoint, save_epoch_states, write_train_log
-from mimflow.train import train_lowdim
+from mimflow.core.checkpoint import save_checkpoint
+from mimflow.core.io import write_csv_atomic, write_json_atomic
+from mimflow.core.joblog import job_logger
+from mimflow.core.provenance import now, provenance_record
+from mimflow.lowdim.data import lowdim_source
+from mimflow.lowdim.settings import LowdimRunConfig
+from mimflow.lowdim.train import save_epoch_states, train_lowdim
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
@@ -33,8 +35,8 @@ try:
 except Exception:
     log.exception("training failed")
     raise
-save_checkpoint(model, cfg, result, sm.output.model)
-write_train_log(result.history, sm.output.log_csv)
+save_checkpoint(sm.output.model, cfg.to_dict(), model, result, model_config=asdict(model.config))
+write_csv_atomic(result.history, sm.output.log_csv)
 save_epoch_states(result, sm.output.epoch_states)
 write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(sm.input.items()), extra={
     "rule": "train_lowdim", "best_epoch": result.best_epoch, "best_loss": result.best_loss,

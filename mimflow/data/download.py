@@ -5,7 +5,6 @@ nothing that could pass for a complete file is ever left behind.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -14,6 +13,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..core.io import file_digest, temporary_name
 
 log = logging.getLogger(__name__)
 HASHES = ("sha256", "md5")
@@ -39,14 +40,6 @@ class RemoteFile:
     def from_config(cls, name: str, entry: dict) -> "RemoteFile":
         sums = {algo: str(entry[algo]).lower() for algo in HASHES if entry.get(algo)}
         return cls(name=name, urls=tuple(entry.get("urls", [])), checksums=sums)
-
-
-def file_digest(path: str | Path, algo: str) -> str:
-    digest = hashlib.new(algo)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(path: Path, remote: RemoteFile) -> dict[str, str]:
@@ -87,7 +80,7 @@ def _retryable(err: Exception) -> bool:
     return isinstance(err, (urllib.error.URLError, DownloadError, TimeoutError, ConnectionError, OSError))
 
 
-def fetch(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: float = 60.0, backoff_s: float = 1.0,
+def download(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: float = 60.0, backoff_s: float = 1.0,
           local_dir: str | Path | None = None) -> dict[str, str]:
     """Put a verified copy of `remote` at `dest` (from local_dir if given, else the mirrors).
 
@@ -96,10 +89,10 @@ def fetch(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: float
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    for stale in dest.parent.glob(f".{dest.name}.part-*"):  # left by a killed job, not a running one
+    tmp = temporary_name(dest)
+    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):  # left by a killed job, not a running one
         if not _pid_alive(stale.name.rsplit("-", 1)[-1]):
             stale.unlink(missing_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     try:
         if local_dir is not None:
             source = Path(local_dir) / remote.name

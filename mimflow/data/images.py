@@ -103,3 +103,8 @@ def build_omniglot(mat_path: str | Path, n_validation: int, binarize_seed: int, 
         "x_test": torch.from_numpy(x_test[test_order]), "y_test": torch.from_numpy(y_test[test_order]),
         "train_scale": 1.0, "image_shape": (1, 28, 28),
     }
+
+
+def describe(data: dict) -> dict[str, tuple[int, ...]]:
+    """The shapes of a built dataset's tensors, for the job log."""
+    return {k: tuple(v.shape) for k, v in data.items() if torch.is_tensor(v)}

@@ -7,9 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mimflow.config import EvaluationConfig, LowdimRunConfig
-from mimflow.workflow_config import (ConfigError, check_config, experiment_runs, lowdim_run_settings, run_dir,
-                                     settings_hash)
+from mimflow.core.provenance import settings_hash
+from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
+from mimflow.workflow import (
+    ConfigError,
+    check_config,
+    experiment_runs,
+    lowdim_run_settings,
+    run_dir,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_PATH = REPO_ROOT / "config.yaml"
@@ -161,3 +167,17 @@ def test_run_config_from_dict_validation():
 def test_evaluation_config_from_yaml(config):
     ev = EvaluationConfig.from_dict(config["evaluation"])
     assert ev == EvaluationConfig(ksg_k=5, ksg_max_points=10000, knn_neighbors=(1, 3, 5, 10))
+
+
+def test_command_line_strings_are_coerced_to_the_schema_types(config):
+    """`snakemake --config seeds=[1,2,3] run_images=false` hands the config strings (YAML BaseLoader)."""
+    cfg = copy.deepcopy(config)
+    cfg.update(seeds=["1", "2", "3"], run_images="false")
+    cfg["experiments"]["toy2d"]["z_dims"] = ["2"]
+    cfg["lowdim_training"] = {**cfg["lowdim_training"], "lr": "1e-3"}
+    check_config(cfg, SCHEMA_PATH)
+    assert cfg["seeds"] == [1, 2, 3] and cfg["run_images"] is False
+    assert cfg["experiments"]["toy2d"]["z_dims"] == [2] and cfg["lowdim_training"]["lr"] == 0.001
+    cfg["seeds"] = ["one"]
+    with pytest.raises(ConfigError, match=r"config key seeds\[0\]: value 'one' is not allowed"):
+        check_config(cfg, SCHEMA_PATH)

@@ -7,8 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from mimflow.data.augment import AffineAugment, apply_affine, dequantize, inverse_affine_matrices, random_affine
-from mimflow.data.images import build_dynamic_mnist_like, build_omniglot, read_idx_gz, read_mnist_like
+from mimflow.data.augment import (
+    AffineAugment,
+    apply_affine,
+    dequantize,
+    inverse_affine_matrices,
+    random_affine,
+)
+from mimflow.data.images import (
+    build_dynamic_mnist_like,
+    build_omniglot,
+    read_idx_gz,
+    read_mnist_like,
+)
 from mimflow.data.pca import PCASource, build_pca_dataset
 from tests.fixture_data import class_images, idx_bytes, make_fixture_files
 

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from mimflow.data.download import ChecksumError, DownloadError, RemoteFile, fetch
+from mimflow.data.download import ChecksumError, DownloadError, RemoteFile, download
 
 NAME = "train-labels-idx1-ubyte.gz"
 
@@ -26,7 +26,7 @@ def leftovers(folder):
 
 def test_success_verifies_and_renames(server, tmp_path):
     dest = tmp_path / NAME
-    hashes = fetch(remote(server), dest, retries=1, backoff_s=0)
+    hashes = download(remote(server), dest, retries=1, backoff_s=0)
     assert dest.read_bytes() == (server.root / "mnist" / NAME).read_bytes()
     assert hashes["md5"] == server.checksums["mnist"][NAME]
     assert hashes["sha256"] == hashlib.sha256(dest.read_bytes()).hexdigest()
@@ -35,7 +35,7 @@ def test_success_verifies_and_renames(server, tmp_path):
 
 def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):
     with pytest.raises(ChecksumError) as err:
-        fetch(remote(server, "corrupt/"), tmp_path / NAME, retries=3, backoff_s=0)
+        download(remote(server, "corrupt/"), tmp_path / NAME, retries=3, backoff_s=0)
     message = str(err.value)
     assert "\n" not in message
     actual = hashlib.md5((server.root / "mnist" / NAME).read_bytes()[:-1]).hexdigest()  # not the corrupt one
@@ -47,55 +47,55 @@ def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):
 def test_wrong_expected_checksum_names_both_hashes(server, tmp_path):
     bogus = "0" * 32
     with pytest.raises(ChecksumError, match=f"expected md5 {bogus}, got {server.checksums['mnist'][NAME]}"):
-        fetch(remote(server, md5=bogus), tmp_path / NAME, retries=1, backoff_s=0)
+        download(remote(server, md5=bogus), tmp_path / NAME, retries=1, backoff_s=0)
     assert leftovers(tmp_path) == []
 
 
 def test_truncated_transfer_is_retried_then_fails_cleanly(server, tmp_path):
     with pytest.raises(DownloadError, match="truncated"):
-        fetch(remote(server, "truncate/"), tmp_path / NAME, retries=2, backoff_s=0)
+        download(remote(server, "truncate/"), tmp_path / NAME, retries=2, backoff_s=0)
     assert server.handler.counts[f"/truncate/mnist/{NAME}"] == 2
     assert leftovers(tmp_path) == []
 
 
 def test_server_error_is_retried_until_success(server, tmp_path):
-    fetch(remote(server, "fail2/"), tmp_path / NAME, retries=3, backoff_s=0)
+    download(remote(server, "fail2/"), tmp_path / NAME, retries=3, backoff_s=0)
     assert server.handler.counts[f"/fail2/mnist/{NAME}"] == 3
     assert (tmp_path / NAME).read_bytes() == (server.root / "mnist" / NAME).read_bytes()
 
 
 def test_server_error_beyond_retries_fails(server, tmp_path):
     with pytest.raises(DownloadError, match="after 2 attempt"):
-        fetch(remote(server, "fail5/"), tmp_path / NAME, retries=2, backoff_s=0)
+        download(remote(server, "fail5/"), tmp_path / NAME, retries=2, backoff_s=0)
     assert leftovers(tmp_path) == []
 
 
 def test_missing_file_is_not_retried(server, tmp_path):
     with pytest.raises(DownloadError, match="404"):
-        fetch(RemoteFile("nope.gz", (f"{server.url}/mnist/nope.gz",)), tmp_path / "nope.gz", retries=3, backoff_s=0)
+        download(RemoteFile("nope.gz", (f"{server.url}/mnist/nope.gz",)), tmp_path / "nope.gz", retries=3, backoff_s=0)
     assert server.handler.counts["/mnist/nope.gz"] == 1
 
 
 def test_mirror_fallback(server, tmp_path):
     r = RemoteFile(NAME, (f"{server.url}/missing/{NAME}", f"{server.url}/mnist/{NAME}"),
                    {"md5": server.checksums["mnist"][NAME]})
-    fetch(r, tmp_path / NAME, retries=1, backoff_s=0)
+    download(r, tmp_path / NAME, retries=1, backoff_s=0)
     assert (tmp_path / NAME).exists()
 
 
 def test_local_dir_is_copied_and_verified(server, tmp_path):
     dest = tmp_path / "out" / NAME
-    fetch(remote(server, md5=server.checksums["mnist"][NAME]), dest, local_dir=server.root / "mnist")
+    download(remote(server, md5=server.checksums["mnist"][NAME]), dest, local_dir=server.root / "mnist")
     assert dest.read_bytes() == (server.root / "mnist" / NAME).read_bytes()
     with pytest.raises(ChecksumError):
-        fetch(remote(server, md5="1" * 32), tmp_path / "other" / NAME, local_dir=server.root / "mnist")
+        download(remote(server, md5="1" * 32), tmp_path / "other" / NAME, local_dir=server.root / "mnist")
     assert not (tmp_path / "other" / NAME).exists()
     with pytest.raises(DownloadError, match="not found in data.local_dir"):
-        fetch(remote(server), tmp_path / "x" / NAME, local_dir=tmp_path / "empty")
+        download(remote(server), tmp_path / "x" / NAME, local_dir=tmp_path / "empty")
 
 
 def test_stale_partial_files_are_removed(server, tmp_path):
-    stale = tmp_path / f".{NAME}.part-99999"
+    stale = tmp_path / f".{NAME}.tmp-99999"
     stale.write_bytes(b"half a file")
-    fetch(remote(server), tmp_path / NAME, retries=1, backoff_s=0)
+    download(remote(server), tmp_path / NAME, retries=1, backoff_s=0)
     assert leftovers(tmp_path) == [NAME]

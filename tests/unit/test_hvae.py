@@ -6,11 +6,16 @@ import math
 import pytest
 import torch
 
-from mimflow.image_objectives import (OBJECTIVES, add_score_function_term, image_loss, importance_sampled_nll,
-                                      vae_elbo_terms)
-from mimflow.models.hvae import (ARCHS, PRIORS, HVAEConfig, MaskedConv2d, build_hvae, log_bernoulli,
-                                 log_normal_diag)
-from mimflow.optim import AdamNormGrad
+from mimflow.images.layers import MaskedConv2d, log_bernoulli, log_normal_diag
+from mimflow.images.losses import (
+    add_score_function_term,
+    image_loss,
+    importance_sampled_nll,
+    vae_elbo_terms,
+)
+from mimflow.images.model import HVAEConfig, build_hvae
+from mimflow.images.optim import AdamNormGrad
+from mimflow.names import ARCHS, IMAGE_OBJECTIVES, PRIORS
 
 torch.set_num_threads(1)
 
@@ -201,7 +206,7 @@ def test_is_nll_matches_a_direct_computation_in_both_chunk_layouts(batch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_objective_trains_one_step(arch, prior):
     x = binary_images(4, seed=4)
-    for objective in OBJECTIVES:
+    for objective in IMAGE_OBJECTIVES:
         model = make_model(arch, prior)
         optimiser = AdamNormGrad(model.parameters(), lr=5e-4)
         for beta in (0.5, 1.0):

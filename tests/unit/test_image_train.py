@@ -1,11 +1,19 @@
-"""Image training loop: determinism, resume after an interruption, early stopping held during warm-up."""
+"""Image training (its epoch step in core.fit): determinism, resume after an interruption, early stopping
+held during warm-up, and the model.pt round trip."""
 from __future__ import annotations
+
+import logging
+import random
 
 import pytest
 import torch
 
-from mimflow.image_config import ImageRunConfig
-from mimflow.image_train import ImageData, train_image
+from mimflow.core.checkpoint import save_checkpoint
+from mimflow.core.fit import StopRule
+from mimflow.images.data import ImageData
+from mimflow.images.model import load_image_model
+from mimflow.images.settings import ImageRunConfig
+from mimflow.images.train import train_image
 
 CPU = torch.device("cpu")
 
@@ -41,18 +49,25 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path):
     resume = tmp_path / "resume.pt"
     with pytest.raises(Interrupt):
         train_image(cfg, tiny_data(), CPU, resume, stop_at_3)
-    assert torch.load(resume, weights_only=False)["epoch"] == 2
-    _, resumed = train_image(cfg, tiny_data(), CPU, resume)
+    saved = torch.load(resume, weights_only=False)
+    assert saved["epoch"] == 2 and saved["settings"] == cfg.to_dict()  # core.fit's resume state
+    seen = []
+    _, resumed = train_image(cfg, tiny_data(), CPU, resume, lambda m, r: seen.append(r.epoch))
+    assert seen == [3, 4]
     assert [r.val_loss for r in resumed.history] == [r.val_loss for r in reference.history]
+    assert [r.train_loss for r in resumed.history] == [r.train_loss for r in reference.history]
+    assert (resumed.best_epoch, resumed.best_loss) == (reference.best_epoch, reference.best_loss)
     for key, value in reference.best_state.items():
         assert torch.equal(value, resumed.best_state[key]), key
 
 
-def test_resume_with_other_settings_starts_afresh(tmp_path):
+def test_resume_with_other_settings_starts_afresh(tmp_path, caplog):
     resume = tmp_path / "resume.pt"
     train_image(config(epochs=2), tiny_data(), CPU, resume)
-    _, result = train_image(config(epochs=3, lr=1e-3), tiny_data(), CPU, resume)
+    with caplog.at_level(logging.WARNING):
+        _, result = train_image(config(epochs=3, lr=1e-3), tiny_data(), CPU, resume)
     assert [r.epoch for r in result.history] == [1, 2, 3]
+    assert "other settings" in caplog.text
 
 
 def test_early_stopping_waits_for_warmup():
@@ -60,3 +75,42 @@ def test_early_stopping_waits_for_warmup():
     _, result = train_image(config(epochs=4, warmup=4, early_stopping_epochs=1, objective="vae"), tiny_data(), CPU)
     assert len(result.history) == 4
     assert result.history[0].beta == pytest.approx(0.25) and result.history[-1].beta == 1.0
+
+
+def old_patience_stops(losses: list[float], warmup: int, early_stopping_epochs: int) -> list[bool]:
+    """The image loop's own counter before core.fit: reset on a new best, +1 otherwise, 0 during warm-up."""
+    best, patience, stops = float("inf"), 0, []
+    for epoch, loss in enumerate(losses, 1):
+        if loss < best:
+            best, patience = loss, 0
+        else:
+            patience += 1
+        if epoch < warmup:
+            patience = 0
+        stops.append(patience > early_stopping_epochs)
+    return stops
+
+
+@pytest.mark.parametrize("warmup, early_stopping_epochs", [(1, 1), (1, 3), (3, 1), (4, 2), (6, 5)])
+def test_stop_rule_reproduces_the_old_patience_counter(warmup, early_stopping_epochs):
+    rule = StopRule(candidate_from=1, count_from=warmup, patience=early_stopping_epochs)
+    rng = random.Random(warmup * 100 + early_stopping_epochs)
+    for _ in range(200):
+        losses = [rng.choice([1.0, 2.0, 3.0, 4.0]) for _ in range(12)]
+        best, best_epoch, stops = float("inf"), -1, []
+        for epoch, loss in enumerate(losses, 1):
+            if loss < best:
+                best, best_epoch = loss, epoch
+            stops.append(rule.epochs_without_improvement(epoch, best_epoch) > rule.patience)
+        assert stops == old_patience_stops(losses, warmup, early_stopping_epochs), losses
+
+
+def test_model_checkpoint_round_trip(tmp_path):
+    cfg = config(epochs=1)
+    model, result = train_image(cfg, tiny_data(), CPU)
+    save_checkpoint(tmp_path / "model.pt", cfg.to_dict(), model, result)
+    loaded, loaded_cfg, state = load_image_model(tmp_path / "model.pt", CPU)
+    assert loaded_cfg == cfg and not loaded.training
+    assert (state["best_epoch"], state["epochs_run"]) == (1, 1)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key

@@ -5,10 +5,14 @@ import math
 
 import numpy as np
 import pytest
-
 from scipy.special import digamma
 
-from mimflow.metrics import knn_accuracies, ksg_error_scale, ksg_mutual_information, mean_l2_error
+from mimflow.core.metrics import (
+    knn_accuracies,
+    ksg_error_scale,
+    ksg_mutual_information,
+    mean_l2_error,
+)
 
 
 def gaussian_mi(rho: float) -> float:

@@ -6,10 +6,22 @@ import math
 import pytest
 import torch
 
-from mimflow.models.lowdim import (LowdimModel, LowdimModelConfig, PathTerms, decoder_path, encoder_path,
-                                   normal_log_prob)
-from mimflow.objectives import (OBJECTIVES, mim_loss, mim_minus_entropy_loss, objective, vae_loss,
-                                vae_plus_entropy_loss)
+from mimflow.lowdim.losses import (
+    OBJECTIVES,
+    mim_loss,
+    mim_minus_entropy_loss,
+    objective,
+    vae_loss,
+    vae_plus_entropy_loss,
+)
+from mimflow.lowdim.model import (
+    LowdimModel,
+    LowdimModelConfig,
+    PathTerms,
+    decoder_path,
+    encoder_path,
+    normal_log_prob,
+)
 
 D = torch.float64
 LPXZ = torch.tensor([-1.3, 0.7, -4.2, 2.5], dtype=D)

@@ -6,13 +6,15 @@ import math
 import pytest
 import torch
 
-import mimflow.train as train_mod
-from mimflow.config import EvaluationConfig, LowdimRunConfig
-from mimflow.data import lowdim_source
-from mimflow.evaluate import evaluate_lowdim
-from mimflow.models.lowdim import decoder_path, encoder_path
-from mimflow.objectives import Objective, objective
-from mimflow.train import NonFiniteLossError, beta_schedule, noam_lr, test_loss as epoch_test_loss, train_lowdim
+import mimflow.lowdim.train as train_mod
+from mimflow.core.fit import NonFiniteLossError
+from mimflow.lowdim.data import lowdim_source
+from mimflow.lowdim.evaluate import evaluate_lowdim
+from mimflow.lowdim.losses import Objective, objective
+from mimflow.lowdim.model import decoder_path, encoder_path
+from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
+from mimflow.lowdim.train import beta_schedule, noam_lr, train_lowdim
+from mimflow.lowdim.train import test_loss as epoch_test_loss
 
 SMALL = dict(dataset="toy4", z_dim=2, mid_dim=5, seed=3, epochs=4, warmup_steps=1, dataset_size=640)
 
@@ -229,9 +231,22 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     assert seen == []
     assert_states_equal(again.best_state, full.best_state)
 
-    with pytest.raises(ValueError, match="other settings"):
-        train_lowdim(LowdimRunConfig(model="mim", **{**SMALL, "epochs": 7, "warmup_steps": 2, "seed": 5}),
-                     resume_path=resume)
+
+
+def test_resume_checkpoint_of_other_settings_restarts_with_a_warning(tmp_path, caplog):
+    """One resume policy for both families (core.fit): a stale resume.pt is logged and replaced."""
+    first = LowdimRunConfig(model="mim", **{**SMALL, "epochs": 3, "warmup_steps": 2, "seed": 5})
+    resume = tmp_path / "r.pt"
+    train_lowdim(first, resume_path=resume)
+    other = LowdimRunConfig(model="mim", **{**SMALL, "epochs": 4, "warmup_steps": 2, "seed": 5})
+    seen = []
+    with caplog.at_level("WARNING"):
+        _, restarted = train_lowdim(other, resume_path=resume, on_epoch=lambda m, r: seen.append(r.epoch))
+    assert "written for other settings" in caplog.text
+    assert seen == [1, 2, 3, 4]  # trained from epoch 1, not resumed
+    _, fresh = train_lowdim(other)
+    assert [r.test_loss for r in restarted.history] == [r.test_loss for r in fresh.history]
+    assert torch.load(resume, weights_only=False)["settings"] == other.to_dict()
 
 
 def test_non_finite_loss_names_epoch_and_term(monkeypatch):

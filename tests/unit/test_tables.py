@@ -6,7 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from mimflow.tables import runs_table, summary_table
+from mimflow.core.tables import (
+    GROUP_KEYS,
+    experiment_table,
+    image_table,
+    runs_table,
+    summary_table,
+)
+from mimflow.workflow import IMAGE_RUN_DIR_BY_MODEL, RUN_DIR, template_pattern
+
+RUN_PATTERN = template_pattern(RUN_DIR)
 
 METRICS = {
     ("mim", 1): {"MI_ksg": 1.10, "H_q_x": 2.50, "clf_acc_KNN5": 0.90},
@@ -30,7 +39,7 @@ def metrics_paths(tmp_path):
 
 
 def test_runs_table(metrics_paths):
-    runs = runs_table(metrics_paths)
+    runs = runs_table(metrics_paths, RUN_PATTERN, GROUP_KEYS)
     assert len(runs) == 4
     assert list(zip(runs["model"], runs["seed"])) == [("mim", 1), ("mim", 2), ("mim", 3), ("vae", 1)]
     assert set(runs["experiment"]) == {"exp"} and set(runs["dataset"]) == {"toy4"}
@@ -44,7 +53,8 @@ def test_runs_table(metrics_paths):
 
 
 def test_summary_table(metrics_paths):
-    summary = summary_table(runs_table(metrics_paths))
+    runs, summary = experiment_table(metrics_paths, RUN_PATTERN)
+    assert summary.equals(summary_table(runs))
     assert len(summary) == 2
     mim = summary[summary["model"] == "mim"].iloc[0]
     for metric in ("MI_ksg", "H_q_x", "clf_acc_KNN5"):
@@ -63,4 +73,22 @@ def test_runs_table_rejects_paths_outside_run_folders(tmp_path):
     stray = tmp_path / "metrics.json"
     stray.write_text("{}")
     with pytest.raises(ValueError, match="run folder"):
-        runs_table([stray])
+        runs_table([stray], RUN_PATTERN, GROUP_KEYS)
+
+
+def test_image_table_reads_model_from_the_run_folder(tmp_path):
+    paths = []
+    for model, prior, seed, nll in [("convhvae_2level-vae", "standard", 1, 90.0), ("convhvae_2level-vae", "standard", 2, 92.0),
+                                    ("pixelhvae_2level-smim", "vampprior", 1, 80.0)]:
+        arch, objective = model.rsplit("-", 1)
+        folder = tmp_path / IMAGE_RUN_DIR_BY_MODEL.format(dataset="dynamic_mnist", model=model, prior=prior, seed=seed)
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"test_nll_is": nll}))
+        (folder / "provenance.json").write_text(json.dumps({"settings": {"arch": arch, "objective": objective, "seed": seed}}))
+        paths.append(folder / "metrics.json")
+    runs, summary = image_table(paths, template_pattern(IMAGE_RUN_DIR_BY_MODEL))
+    assert list(runs.columns[:5]) == ["experiment", "dataset", "model", "prior", "seed"]
+    assert list(runs["model"]) == ["convhvae_2level-vae", "convhvae_2level-vae", "pixelhvae_2level-smim"]
+    assert set(runs["train_arch"]) == {"convhvae_2level", "pixelhvae_2level"}
+    conv = summary[summary["model"] == "convhvae_2level-vae"].iloc[0]
+    assert conv["test_nll_is_mean"] == pytest.approx(91.0) and conv["test_nll_is_count"] == 2

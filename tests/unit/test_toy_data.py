@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from mimflow.config import LowdimRunConfig
-from mimflow.data import lowdim_source, samples_per_pass, toy_mixture
+from mimflow.data.toy import toy_mixture
+from mimflow.lowdim.data import lowdim_source, samples_per_pass
+from mimflow.lowdim.settings import LowdimRunConfig
 
 
 def _deg(a: float) -> tuple[float, float]:

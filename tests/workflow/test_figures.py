@@ -7,7 +7,7 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from mimflow.workflow_config import experiment_runs, run_dir
+from mimflow.workflow import experiment_runs, run_dir
 
 from .conftest import SMOKE_ARGS, snakemake
 from .test_smoke_workflow import smoke_config

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mimflow.workflow_config import IMAGE_RUN_DIR, image_runs
+from mimflow.workflow import IMAGE_RUN_DIR, image_runs
 
 from .conftest import SNAKEMAKE, copy_workflow, snakemake, write_data_override
 from .test_smoke_workflow import smoke_config

@@ -1,0 +1,29 @@
+"""The one format of a run's best checkpoint (model.pt), shared by both experiment families."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .fit import FitResult
+from .io import save_torch_atomic
+
+
+def save_checkpoint(path: str | Path, run_settings: dict[str, Any], model: torch.nn.Module, result: FitResult,
+                    model_config: dict[str, Any] | None = None) -> None:
+    """Best weights (on the CPU) with the settings that rebuild the model, and the selection summary."""
+    save_torch_atomic({
+        "run_config": run_settings,
+        "model_config": model_config,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "best_epoch": result.best_epoch,
+        "best_loss": result.best_loss,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+    }, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The saved dict, tensors on the CPU (the caller builds the model and moves it)."""
+    return torch.load(path, weights_only=False, map_location="cpu")

@@ -1,0 +1,58 @@
+"""Tidy tables over the runs of an experiment, and their mean/std/count over seeds."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .io import write_bytes_atomic
+
+GROUP_KEYS = ["experiment", "dataset", "model", "z_dim", "mid_dim"]
+IMAGE_GROUP_KEYS = ["experiment", "dataset", "model", "prior"]
+INTEGER_KEYS = ("z_dim", "mid_dim", "seed")
+
+
+def runs_table(metrics_paths: list[str | Path], run_pattern: re.Pattern, group_keys: list[str],
+               constants: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per run: the fields of its folder name (`run_pattern`), `constants`, the run's training
+    settings (train_<key>, from the provenance.json beside metrics.json) and every metric."""
+    rows = []
+    for path in map(Path, metrics_paths):
+        match = run_pattern.search(path.as_posix())
+        if match is None:
+            raise ValueError(f"{path} is not inside a run folder matching {run_pattern.pattern}")
+        row = {**(constants or {}), **{k: (int(v) if k in INTEGER_KEYS else v) for k, v in match.groupdict().items()}}
+        settings = json.loads(path.with_name("provenance.json").read_text())["settings"]
+        row.update({f"train_{k}": v for k, v in settings.items() if k not in row})
+        row.update(json.loads(path.read_text()))
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(group_keys + ["seed"], kind="stable").reset_index(drop=True)
+
+
+def summary_table(runs: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> pd.DataFrame:
+    """Mean, std (ddof 1) and count over seeds for each numeric metric, per (model, dims)."""
+    settings = set(group_keys) | {"seed"} | {c for c in runs.columns if c.startswith("train_")}
+    metrics = [c for c in runs.columns if c not in settings and pd.api.types.is_numeric_dtype(runs[c])]
+    grouped = runs.groupby(group_keys, sort=True)[metrics].agg(["mean", "std", "count"])
+    grouped.columns = [f"{metric}_{stat}" for metric, stat in grouped.columns]
+    return grouped.reset_index()
+
+
+def experiment_table(metrics_paths: list[str | Path], run_pattern: re.Pattern) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs table and its summary over seeds of one low-dimensional experiment."""
+    runs = runs_table(metrics_paths, run_pattern, GROUP_KEYS)
+    return runs, summary_table(runs, GROUP_KEYS)
+
+
+def image_table(metrics_paths: list[str | Path], run_pattern: re.Pattern) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs table and summary of the image runs (`run_pattern` captures model = "<arch>-<objective>")."""
+    runs = runs_table(metrics_paths, run_pattern, IMAGE_GROUP_KEYS, {"experiment": "images"})
+    return runs, summary_table(runs, IMAGE_GROUP_KEYS)
+
+
+def save_tables(runs: pd.DataFrame, summary: pd.DataFrame, runs_path: str | Path, summary_path: str | Path) -> None:
+    """Both tables as CSV, each through a temporary name."""
+    for frame, path in ((runs, runs_path), (summary, summary_path)):
+        write_bytes_atomic(frame.to_csv(index=False).encode(), path)

@@ -1,0 +1,46 @@
+"""What an image job reads and draws from: the dataset tensors, the device, and its random generators."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Pixels as floats in [0, 1], flattened to 784: train grey levels, validation and test binary."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def load_image_data(path: str | Path, max_train_images: int = 0) -> ImageData:
+    """A built dataset file (resources/datasets/<dataset>.pt); max_train_images > 0 keeps a prefix of train."""
+    raw = torch.load(path, weights_only=False)
+    x_train = raw["x_train"].to(torch.float32) / float(raw["train_scale"])
+    y_train = raw["y_train"]
+    if max_train_images:
+        x_train, y_train = x_train[:max_train_images], y_train[:max_train_images]
+    return ImageData(x_train, y_train.long(), raw["x_val"].to(torch.float32), raw["y_val"].long(),
+                     raw["x_test"].to(torch.float32), raw["y_test"].long())
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sampling_generator(generator: torch.Generator, device: torch.device) -> torch.Generator | None:
+    """Model-side noise uses the run's CPU generator on CPU (bit-reproducible); on CUDA the seeded global RNG."""
+    return generator if device.type == "cpu" else None
+
+
+def seeded_generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator | None]:
+    """Seed torch's global RNG with `seed` and return (a CPU generator seeded alike, the model-side noise one)."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    return generator, sampling_generator(generator, device)

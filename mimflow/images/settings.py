@@ -1,0 +1,48 @@
+"""Typed settings of one image run (spec 6.1, 6.5)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.settings import Settings, check_choice, check_positive
+from ..names import ARCHS, IMAGE_DATASETS, IMAGE_OBJECTIVES, PRIORS
+
+
+@dataclass(frozen=True)
+class ImageRunConfig(Settings):
+    """One (dataset, arch, objective, prior, seed) run at the seed README's settings."""
+
+    dataset: str
+    arch: str
+    objective: str
+    prior: str
+    seed: int
+    epochs: int = 2000
+    warmup: int = 100  # beta = min(1, epoch / warmup); early stopping is held off until then
+    early_stopping_epochs: int = 50
+    batch_size: int = 100
+    test_batch_size: int = 100
+    lr: float = 5e-4
+    z1_size: int = 40
+    z2_size: int = 40
+    number_components: int = 500
+    use_training_data_init: bool = True
+    max_train_images: int = 0  # 0 = all; tests train on a prefix
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, tuple(IMAGE_DATASETS))
+        check_choice("arch", self.arch, ARCHS)
+        check_choice("objective", self.objective, IMAGE_OBJECTIVES)
+        check_choice("prior", self.prior, PRIORS)
+        check_positive(self, ("epochs", "warmup", "early_stopping_epochs", "batch_size", "test_batch_size", "z1_size",
+                              "z2_size", "number_components"))
+
+
+@dataclass(frozen=True)
+class ImageEvaluationConfig(Settings):
+    is_samples: int = 5000  # importance samples per test image
+    is_batch: int = 100  # copies per forward pass
+    ksg_points: int = 3000  # first test images for KSG MI
+    ksg_k: int = 5
+    knn_neighbors: tuple[int, ...] = (1, 3, 5, 10)
+    kmeans_seed: int = 177
+    figure_images: int = 64  # 8 x 8 grids

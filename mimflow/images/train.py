@@ -1,0 +1,76 @@
+"""Training of the image models (spec 6.5): the epoch step handed to core.fit.
+
+Dynamic binarisation of the grey training images every epoch, beta = min(1, epoch / warmup), and a
+validation loss at beta = 1 that selects the best checkpoint; early stopping is held off during warm-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..core.fit import FitResult, StopRule, check_finite, fit
+from .data import ImageData, default_device, sampling_generator
+from .losses import image_loss
+from .model import HVAE2Level, build_image_model
+from .optim import AdamNormGrad
+from .settings import ImageRunConfig
+
+
+@dataclass
+class ImageEpochRecord:
+    epoch: int
+    beta: float
+    train_loss: float
+    val_loss: float
+    wall_time_s: float
+
+
+@torch.no_grad()
+def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, device: torch.device,
+                    generator: torch.Generator | None) -> float:
+    """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches."""
+    model.eval()
+    losses = [image_loss(model, batch.to(device), cfg.objective, 1.0, generator)[0].item()
+              for batch in x.split(cfg.test_batch_size)]
+    return sum(losses) / len(losses)
+
+
+def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | None = None,
+                resume_path: Path | None = None,
+                on_epoch: Callable[[HVAE2Level, ImageEpochRecord], None] | None = None,
+                ) -> tuple[HVAE2Level, FitResult]:
+    """Train one run; returns the model loaded with its best checkpoint (in eval mode), and the history."""
+    device = device or default_device()
+    torch.manual_seed(cfg.seed)  # weight initialisation (and, on CUDA, the model-side noise)
+    model = build_image_model(cfg)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    if cfg.prior == "vampprior" and cfg.use_training_data_init:
+        model.init_pseudoinputs(data.x_train, generator)
+    model.to(device)
+    noise = sampling_generator(generator, device)
+    optimizer = AdamNormGrad(model.parameters(), lr=cfg.lr)
+
+    def run_epoch(epoch: int) -> ImageEpochRecord:
+        beta = min(1.0, epoch / cfg.warmup)
+        model.train()
+        order = torch.randperm(len(data.x_train), generator=generator)
+        total, batches = 0.0, 0
+        for index in order.split(cfg.batch_size):
+            x = torch.bernoulli(data.x_train[index], generator=generator).to(device)  # dynamic binarisation
+            optimizer.zero_grad(set_to_none=True)
+            loss, _ = image_loss(model, x, cfg.objective, beta, noise)
+            check_finite(loss, epoch, "training")
+            loss.backward()
+            optimizer.step()
+            total, batches = total + loss.item(), batches + 1
+        return ImageEpochRecord(epoch, beta, total / batches, validation_loss(model, data.x_val, cfg, device, noise),
+                                0.0)
+
+    stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
+    result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), ImageEpochRecord,
+                 resume_path, on_epoch, loss_field="val_loss")
+    model.eval()
+    return model, result

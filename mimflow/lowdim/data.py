@@ -1,0 +1,34 @@
+"""The data stream of a low-dimensional run: a toy GMM sampled afresh every pass, or PCA Fashion-MNIST."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import torch
+
+from ..data.pca import PCA_NAME, PCASource
+from ..data.toy import ToySource, toy_mixture
+from .settings import LowdimRunConfig
+
+LowdimSource = Union[ToySource, PCASource]
+
+
+def samples_per_pass(dataset_size: int, batch_size: int) -> int:
+    """Points a drop_last DataLoader yields per pass (10,000 at batch 128 -> 9,984)."""
+    return (dataset_size // batch_size) * batch_size
+
+
+def is_pca_dataset(name: str) -> bool:
+    return PCA_NAME.match(name) is not None
+
+
+def lowdim_source(cfg: LowdimRunConfig, data_path: str | Path | None = None) -> LowdimSource:
+    """The data stream of a run: a toy GMM, or a PCA dataset loaded from its built tensor file."""
+    if is_pca_dataset(cfg.dataset):
+        if data_path is None:
+            raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
+        data = torch.load(data_path, weights_only=False)
+        if data["fit"] != cfg.pca_fit:
+            raise ValueError(f"{data_path} was built with pca_fit {data['fit']!r}, the run asks for {cfg.pca_fit!r}")
+        return PCASource(data, cfg.batch_size)
+    return ToySource(toy_mixture(cfg.dataset), samples_per_pass(cfg.dataset_size, cfg.batch_size))

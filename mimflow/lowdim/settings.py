@@ -1,0 +1,45 @@
+"""Typed settings of one low-dimensional run and of its evaluation, built from the resolved config."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.settings import Settings, check_choice, check_positive
+from ..names import ACTIVATIONS, LOWDIM_MODELS, PCA_FITS, Q_X_FORMS
+
+
+@dataclass(frozen=True)
+class LowdimRunConfig(Settings):
+    """Everything that determines one low-dimensional training run (seed README defaults)."""
+
+    dataset: str
+    model: str
+    z_dim: int
+    mid_dim: int
+    seed: int
+    epochs: int = 200
+    warmup_steps: int = 3  # beta/lr warm-up length, also the early-stopping patience
+    batch_size: int = 128
+    lr: float = 1e-3
+    min_logvar: float = 6.0
+    layers: int = 2
+    act: str = "tanh"
+    dataset_size: int = 10000  # items per pass before drop_last
+    mim_decoder_qx: str = "2019"  # fidelity switch, spec 3.4
+    pca_fit: str = "per_split"  # fidelity switch, spec 1.5 (PCA datasets only)
+
+    def __post_init__(self) -> None:
+        check_choice("model", self.model, tuple(LOWDIM_MODELS))
+        check_choice("act", self.act, ACTIVATIONS)
+        check_positive(self, ("z_dim", "mid_dim", "epochs", "warmup_steps", "batch_size", "layers", "dataset_size"))
+        check_choice("mim_decoder_qx", self.mim_decoder_qx, Q_X_FORMS)
+        check_choice("pca_fit", self.pca_fit, PCA_FITS)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig(Settings):
+    """Settings of the per-run evaluation (spec 4)."""
+
+    ksg_k: int = 5
+    ksg_max_points: int = 10000
+    knn_neighbors: tuple[int, ...] = (1, 3, 5, 10)
+

@@ -1,1 +1,0 @@
-"""Models: the low-dimensional MLP encoder/decoder (lowdim)."""

@@ -1,0 +1,49 @@
+"""Every name the pipeline knows, listed once: wildcard constraints, settings checks, the config
+schema (held equal by tests/unit/test_names.py) and figure labels all read them from here."""
+from __future__ import annotations
+
+# Low-dimensional models (mimflow.lowdim.losses.OBJECTIVES gives each its loss), with their figure
+# labels and colours: as in the published figures, the MIM family blue and the VAE family red.
+LOWDIM_MODELS: dict[str, tuple[str, str]] = {
+    "mim": ("MIM", "tab:blue"),
+    "amim": ("A-MIM", "tab:cyan"),
+    "mim-minusH": ("MIM − R_H", "tab:blue"),
+    "vae": ("VAE", "tab:red"),
+    "vae-plusH": ("VAE + R_H", "tab:red"),
+    "ae": ("AE", "tab:green"),
+}
+ACTIVATIONS = ("tanh", "relu", "swish")
+# Low-dimensional datasets: toy<k>[_<dim>] ring GMMs, toy<TEXT> letter GMMs, PCA Fashion-MNIST.
+TOY_DATASET_PATTERN = r"toy(\d+(_\d+)?|MIM|VAE|AE)"
+PCA_DATASET_PATTERN = r"pca-fashion-mnist\d+"
+
+# Image experiments: two-level HVAE decoders, objectives and priors.
+ARCHS = ("convhvae_2level", "pixelhvae_2level")
+IMAGE_OBJECTIVES = ("vae", "smim", "amim")
+PRIORS = ("standard", "vampprior")
+IMAGE_MODELS = tuple(f"{arch}-{objective}" for arch in ARCHS for objective in IMAGE_OBJECTIVES)
+# Image dataset -> the raw download it is built from.
+IMAGE_DATASETS: dict[str, str] = {"dynamic_mnist": "mnist", "dynamic_fashion_mnist": "fashion_mnist",
+                                  "omniglot": "omniglot"}
+DATA_SOURCES = ("mnist", "fashion_mnist", "omniglot")
+
+# Fidelity switches: the first value is the original code's behaviour.
+Q_X_FORMS = ("2019", "importance")  # fidelity.mim_decoder_qx
+PCA_FITS = ("per_split", "train")  # fidelity.pca_fit
+
+FIGURE_FAMILIES = ("stats", "runs", "animation")
+
+
+def alternatives(names) -> str:
+    """A regex alternation matching exactly one of `names` (for wildcard constraints)."""
+    import re
+
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+def model_label(model: str) -> str:
+    return LOWDIM_MODELS.get(model, (model, "black"))[0]
+
+
+def model_color(model: str) -> str:
+    return LOWDIM_MODELS.get(model, (model, "black"))[1]

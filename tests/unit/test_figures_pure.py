@@ -1,0 +1,145 @@
+"""Spec 5: the low-dimensional figures draw given arrays (nothing else); their arrays are a function of the seed."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mimflow.core.io import save_figure
+from mimflow.data.toy import toy_mixture
+from mimflow.lowdim import figure_data
+from mimflow.lowdim.figure_data import (
+    DensityGrid,
+    ModelSamples,
+    Reconstruction,
+    RunFigureArrays,
+    animation_arrays,
+    run_figure_arrays,
+)
+from mimflow.lowdim.figures import run_figures
+from mimflow.lowdim.model import LowdimModel, LowdimModelConfig
+from mimflow.lowdim.stats_figure import stats_figure
+from mimflow.names import model_color, model_label
+
+PLOTS = {"run_points": 500, "run_show_points": 40, "run_ksg_points": 300}
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def summary_table() -> pd.DataFrame:
+    """2 models x 3 mid_dims, rows out of order, one std missing (a single seed)."""
+    return pd.DataFrame({
+        "model": ["mim", "mim", "mim", "vae", "vae", "vae"],
+        "mid_dim": [50, 5, 20, 5, 20, 50],
+        "z_dim": [2] * 6,
+        "MI_ksg_mean": [2.0, 1.0, 1.5, 0.5, 0.7, 0.9],
+        "MI_ksg_std": [np.nan, 0.1, 0.2, 0.1, 0.3, 0.1],
+        "MI_ksg_count": [1, 3, 3, 3, 3, 3],
+    })
+
+
+def test_stats_figure_draws_the_table_means_per_model():
+    fig = stats_figure(summary_table(), "MI_ksg", "toy2d")
+    ax = fig.axes[0]
+    assert len(ax.containers) == 2
+    drawn = {}
+    for container in ax.containers:
+        line = container.lines[0]
+        drawn[container.get_label()] = (list(line.get_xdata()), list(line.get_ydata()), line.get_color())
+    assert drawn == {
+        model_label("mim"): ([5, 20, 50], [1.0, 1.5, 2.0], model_color("mim")),
+        model_label("vae"): ([5, 20, 50], [0.5, 0.7, 0.9], model_color("vae")),
+    }
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MIM", "VAE"]
+    # error bars span mean +- std, a missing std drawn as 0
+    segments = ax.containers[0].lines[2][0].get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segments], [(0.9, 1.1), (1.3, 1.7), (2.0, 2.0)])
+    assert ax.get_xlabel() == "hidden units (mid_dim)"
+    assert "1–3 seeds" in ax.get_title()
+
+
+def test_stats_figure_rejects_a_missing_metric():
+    with pytest.raises(ValueError, match="H_q_x"):
+        stats_figure(summary_table(), "H_q_x", "toy2d")
+
+
+def synthetic_arrays() -> RunFigureArrays:
+    rng = np.random.default_rng(0)
+    grid = np.arange(-2.0, 2.0, 0.1)
+    xx, yy = np.meshgrid(grid, grid)
+    density = DensityGrid(xx, yy, np.exp(-(xx ** 2 + yy ** 2)))
+    recon = Reconstruction(x_recon=rng.normal(size=(7, 2)), q_loc=rng.normal(size=(7, 2)),
+                           q_scale=rng.uniform(0.1, 0.5, size=(7, 2)), mi_ksg=1.234, x_recon_err=0.0456)
+    samples = ModelSamples(x=rng.normal(size=(5, 2)), q_loc=rng.normal(size=(5, 2)), q_scale=np.full((5, 2), 0.2))
+    return RunFigureArrays(density, 1.5, recon, samples)
+
+
+def test_run_figures_draws_the_given_arrays_without_a_model(monkeypatch, tmp_path):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a figure ran the model")
+
+    monkeypatch.setattr(figure_data, "encoder_path", no_model)
+    monkeypatch.setattr(figure_data, "decoder_path", no_model)
+    arrays = synthetic_arrays()
+    reconstruction, grid = run_figures(arrays, dpi=50, title="MIM, toy4")
+
+    top, bottom = reconstruction.axes
+    (points,) = top.lines
+    np.testing.assert_array_equal(np.column_stack(points.get_data()), arrays.reconstruction.x_recon)
+    assert [t.get_text() for t in top.texts] == ["MI = 1.2", "RMSE = 0.046"]
+    assert len(bottom.patches) == 7 + 1  # one ellipse per shown point, and the prior circle
+    assert bottom.patches[-1].radius == 1.5
+    assert reconstruction.get_suptitle() == "MIM, toy4"
+
+    top, bottom = grid.axes
+    (points,) = top.lines
+    np.testing.assert_array_equal(np.column_stack(points.get_data()), arrays.samples.x)
+    assert len(bottom.patches) == 5 + 1
+
+    save_figure(grid, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary left behind
+
+
+def tiny_model() -> LowdimModel:
+    torch.manual_seed(0)
+    return LowdimModel(LowdimModelConfig(x_dim=2, z_dim=2, mid_dim=8)).eval()
+
+
+def assert_same_arrays(a, b):
+    for name in ("x_recon", "q_loc", "q_scale"):
+        np.testing.assert_array_equal(getattr(a.reconstruction, name), getattr(b.reconstruction, name))
+    for name in ("x", "q_loc", "q_scale"):
+        np.testing.assert_array_equal(getattr(a.samples, name), getattr(b.samples, name))
+    assert a.reconstruction.stats == b.reconstruction.stats
+    np.testing.assert_array_equal(a.density.density, b.density.density)
+
+
+def test_run_figure_arrays_are_a_function_of_the_seed():
+    model, mixture = tiny_model(), toy_mixture("toy4")
+    first = run_figure_arrays(model, mixture, PLOTS, seed=11)
+    assert_same_arrays(first, run_figure_arrays(model, mixture, PLOTS, seed=11))
+    assert first.reconstruction.x_recon.shape == (40, 2) and first.samples.x.shape == (40, 2)
+    assert np.isfinite(first.reconstruction.mi_ksg) and first.reconstruction.x_recon_err > 0
+    other = run_figure_arrays(model, mixture, PLOTS, seed=12)
+    assert not np.array_equal(first.reconstruction.x_recon, other.reconstruction.x_recon)
+    assert not np.array_equal(first.samples.x, other.samples.x)
+
+
+def test_animation_frames_share_their_points_and_follow_the_states():
+    model, mixture = tiny_model(), toy_mixture("toy4")
+    state = {name: value.clone() for name, value in model.state_dict().items()}
+    shifted = {name: value + 0.5 for name, value in state.items()}
+    arrays = animation_arrays(model, [state, state, shifted], [1, 2, 3], mixture, PLOTS, seed=5)
+    assert arrays.epochs == [1, 2, 3]
+    first, second, third = arrays.frames
+    np.testing.assert_array_equal(first.x_recon, second.x_recon)  # same weights, same points: same frame
+    assert not np.array_equal(first.x_recon, third.x_recon)
+    reference = run_figure_arrays(tiny_model(), mixture, PLOTS, seed=5).reconstruction
+    np.testing.assert_array_equal(first.x_recon, reference.x_recon)

@@ -1,0 +1,12 @@
+"""Snakemake adapter: MNIST-like raw IDX files -> image dataset tensors (rule build_dynamic_mnist_like)."""
+from pathlib import Path
+
+from mimflow.core.io import save_torch_atomic
+from mimflow.core.joblog import job_logger
+from mimflow.data.images import build_dynamic_mnist_like, describe
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = job_logger(sm.log[0], sm.rule)
+data = build_dynamic_mnist_like(Path(sm.input[0]).parent, sm.params.n_validation, sm.params.binarize_seed)
+save_torch_atomic(data, sm.output[0])
+log.info("%s: %s", sm.output[0], describe(data))
