@@ -15,6 +15,7 @@ include: "rules/data.smk"
 include: "rules/lowdim.smk"
 include: "rules/animation.smk"
 include: "rules/images.smk"
+include: "rules/scorecard.smk"
 
 
 # Cheap bookkeeping and downloads run on the submitting host (compute nodes may have no internet).

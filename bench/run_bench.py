@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bench_run(seed: int = 1) -> dict:
-    from mimflow.data import lowdim_source
+    from mimflow.lowdim.data import lowdim_source
     from mimflow.lowdim.evaluate import evaluate_lowdim
     from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
     from mimflow.lowdim.train import train_lowdim

@@ -27,9 +27,14 @@ IMAGE_DATASETS: dict[str, str] = {"dynamic_mnist": "mnist", "dynamic_fashion_mni
                                   "omniglot": "omniglot"}
 DATA_SOURCES = ("mnist", "fashion_mnist", "omniglot")
 
-# Fidelity switches: the first value is the original code's behaviour.
+# Fidelity switches: the first value is the one that reproduces the published figures.
 Q_X_FORMS = ("2019", "importance")  # fidelity.mim_decoder_qx
 PCA_FITS = ("per_split", "train")  # fidelity.pca_fit
+BETA_SCHEDULES = ("constant", "warmup")  # fidelity.mim_minus_h_beta / vae_plus_h_beta (R_H models)
+PCA_SIGNS = ("sklearn-0.21", "sklearn-1.9")  # fidelity.pca_sign: svd_flip from U (0.21) or from Vt
+AFFINE_GEOMETRIES = ("torchvision-0.2.1", "tensor-affine")  # fidelity.affine_geometry (PCA augmentation)
+NON_FINITE_POLICIES = ("skip", "raise")  # fidelity.non_finite_test_loss
+DENSITY_PLANES = ("zero_padded", "marginal")  # fidelity.density_plane: P(x) contours of >2-D toy data
 
 FIGURE_FAMILIES = ("stats", "runs", "animation")
 

@@ -31,6 +31,10 @@ SUMMARY_TABLE = "results/tables/{experiment}_summary.csv"
 STATS_FIGURE = "results/figures/{experiment}/{metric}.png"
 ANIMATION_GIF = "results/figures/{experiment}/{dataset}_{model}.gif"
 SIDE_BY_SIDE_GIF = "results/figures/{experiment}/{panels}.gif"
+PUBLISHED_POINTS = "reference/published/published_points.csv"  # the original's figures, read off its PNGs
+SCORECARD_TABLE = "results/tables/fidelity_scorecard.csv"
+SCORECARD_SUMMARY = "results/tables/fidelity_scorecard_summary.csv"
+SCORECARD_HTML = "results/fidelity_scorecard.html"
 RAW_FILE = "resources/raw/{source}/{filename}"
 DATASET_FILE = "resources/datasets/{dataset}.pt"
 PCA_DATASET_FILE = "resources/datasets/pca-fashion-mnist{k}-{fit}.pt"
@@ -156,9 +160,20 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
             desc = err.validator_value.get("description", err.message)
             raise ConfigError(f"config key {key}: name(s) {bad} not allowed; allowed: {desc}")
         raise ConfigError(f"config key {key}: value {err.instance!r} is not allowed; allowed: {_allowed(err)}")
+    for name, exp in config["experiments"].items():
+        for switch in GLOBAL_ONLY_SWITCHES & set(exp.get("fidelity", {})):
+            raise ConfigError(f"config key experiments.{name}.fidelity.{switch}: not allowed per experiment "
+                              f"(it changes the shared PCA dataset file); allowed: set fidelity.{switch} globally")
     unknown = [e for e in config["run_experiments"] if e not in config["experiments"]]
     if unknown:
         raise ConfigError(f"config key run_experiments: {unknown} not defined; allowed: {sorted(config['experiments'])}")
+
+
+# Fidelity switches that change the one built PCA dataset file, so no experiment may override them.
+GLOBAL_ONLY_SWITCHES = {"pca_sign", "affine_geometry"}
+
+# The fidelity switch that sets beta's schedule of each joint-entropy (R_H) model.
+R_H_BETA_SWITCHES = {"mim-minusH": "mim_minus_h_beta", "vae-plusH": "vae_plus_h_beta"}
 
 
 def experiment(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -184,8 +199,14 @@ def lowdim_run_settings(config: dict[str, Any], experiment_name: str, dataset: s
     settings.update(dataset=dataset, model=model, z_dim=int(z_dim), mid_dim=int(mid_dim), seed=int(seed))
     if objective(model).sampling_path:
         settings["mim_decoder_qx"] = fidelity["mim_decoder_qx"]
+    if model in R_H_BETA_SWITCHES:
+        settings["beta_schedule"] = fidelity[R_H_BETA_SWITCHES[model]]
+    if fidelity["non_finite_test_loss"] != "skip":  # the default stays out of settings: no retraining
+        settings["non_finite_test_loss"] = fidelity["non_finite_test_loss"]
     if is_pca_dataset(dataset):
         settings["pca_fit"] = fidelity["pca_fit"]
+        settings["pca_sign"] = fidelity["pca_sign"]
+        settings["affine_geometry"] = fidelity["affine_geometry"]
         settings.pop("dataset_size", None)  # real data: the split sizes are the dataset's own
     return settings
 

@@ -14,6 +14,7 @@ rule animation_gif:
         ),
     params:
         plots=plot_settings("animation_dpi", "animation_fps", "run_points", "run_show_points", "run_ksg_points"),
+        density_plane=config["fidelity"]["density_plane"],
     log:
         job_log("animation_gif", "{experiment}/{dataset}_{model}"),
     conda:

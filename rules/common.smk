@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from mimflow.names import IMAGE_DATASETS, PCA_FITS
+from mimflow.core.scorecard import PUBLISHED_EXPERIMENTS
 from mimflow.workflow import (
     ANIMATION_GIF,
     DATASET_FILE,
@@ -11,8 +12,12 @@ from mimflow.workflow import (
     SIDE_BY_SIDE_GIF,
     IMAGE_RUN_DIR,
     IMAGE_RUN_NAME,
+    PUBLISHED_POINTS,
     RUN_DIR,
     RUN_NAME,
+    SCORECARD_HTML,
+    SCORECARD_SUMMARY,
+    SCORECARD_TABLE,
     STATS_FIGURE,
     SUMMARY_TABLE,
     TABLE,
@@ -150,4 +155,15 @@ def all_targets():
         targets += experiment_figure_targets(name)
     if config["run_images"]:
         targets += image_targets()
-    return targets
+    return targets + scorecard_targets()
+
+
+# The run experiments that have published figures, in run_experiments order.
+SCORECARD_EXPERIMENTS = [name for name in config["run_experiments"] if name in PUBLISHED_EXPERIMENTS]
+
+
+def scorecard_targets():
+    """The reproduction scorecard (rules/scorecard.smk), when an experiment with published figures runs."""
+    if SCORECARD_EXPERIMENTS:
+        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML]
+    return []

@@ -59,6 +59,10 @@ rule build_pca_dataset:
         PCA_DATASET_FILE,
     log:
         job_log("build_pca_dataset", "pca-fashion-mnist{k}-{fit}"),
+    params:
+        # fidelity switches the built file records; changing one rebuilds it
+        pca_sign=config["fidelity"]["pca_sign"],
+        affine_geometry=config["fidelity"]["affine_geometry"],
     wildcard_constraints:
         k=r"[1-9]\d*",
         fit="|".join(PCA_FITS),

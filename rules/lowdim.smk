@@ -83,6 +83,7 @@ rule run_figures:
         ),
     params:
         plots=plot_settings("run_dpi", "run_points", "run_show_points", "run_ksg_points"),
+        density_plane=config["fidelity"]["density_plane"],
     log:
         job_log("run_figures", RUN_NAME),
     conda:
@@ -107,7 +108,8 @@ rule experiment_table:
 
 rule stats_figure:
     input:
-        SUMMARY_TABLE,
+        summary=SUMMARY_TABLE,
+        published=PUBLISHED_POINTS,  # the points read off the original's figures
     output:
         report(
             STATS_FIGURE,

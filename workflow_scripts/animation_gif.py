@@ -13,7 +13,8 @@ torch.set_num_threads(sm.threads)
 plots = sm.params.plots
 model, cfg, mixture, _ = load_toy_run(sm.input.model)
 recorded = torch.load(sm.input.states, weights_only=False)  # {"epochs": [...], "states": [...]}
-arrays = animation_arrays(model, recorded["states"], recorded["epochs"], mixture, plots, stream(cfg.seed, "animation"))
+arrays = animation_arrays(model, recorded["states"], recorded["epochs"], mixture, plots, stream(cfg.seed, "animation"),
+                          sm.params.density_plane)
 frames = animation_gif(arrays, label=model_label(cfg.model), dpi=plots["animation_dpi"])
 mp4_note = save_animation(frames, sm.output[0], plots["animation_fps"])
 log.info("wrote %s (%d frames)", sm.output[0], len(frames))

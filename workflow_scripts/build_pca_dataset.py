@@ -8,6 +8,8 @@ from mimflow.data.pca import build_pca_dataset
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
-data = build_pca_dataset(read_mnist_like(Path(sm.input[0]).parent), int(sm.wildcards.k), sm.wildcards.fit)
+data = build_pca_dataset(read_mnist_like(Path(sm.input[0]).parent), int(sm.wildcards.k), sm.wildcards.fit,
+                         pca_sign=sm.params.pca_sign, affine_geometry=sm.params.affine_geometry)
 save_torch_atomic(data, sm.output[0])
-log.info("%s: explained variance of %s components %s", sm.output[0], sm.wildcards.k, data["explained_variance"])
+log.info("%s: explained variance of %s components %s (pca_sign %s, affine_geometry %s)", sm.output[0],
+         sm.wildcards.k, data["explained_variance"], data["pca_sign"], data["affine_geometry"])

@@ -13,7 +13,7 @@ log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 model, cfg, mixture, state = load_toy_run(sm.input.model)
 # The figures draw their own fresh points, from a stream seeded apart from training's and evaluation's.
-arrays = run_figure_arrays(model, mixture, sm.params.plots, stream(cfg.seed, "figures"))
+arrays = run_figure_arrays(model, mixture, sm.params.plots, stream(cfg.seed, "figures"), sm.params.density_plane)
 title = f"{model_label(cfg.model)}, {cfg.dataset}, z{cfg.z_dim}-h{cfg.mid_dim}, seed {cfg.seed}, epoch {state['best_epoch']}"
 reconstruction, grid = run_figures(arrays, dpi=sm.params.plots["run_dpi"], title=title)
 save_figure(reconstruction, sm.output.reconstruction)

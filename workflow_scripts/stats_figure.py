@@ -1,4 +1,5 @@
-"""Snakemake adapter: one metric of one experiment against the swept dim (rule stats_figure)."""
+"""Snakemake adapter: one metric of one experiment against the swept dim, beside the published points
+(rule stats_figure)."""
 
 import pandas as pd
 
@@ -8,6 +9,7 @@ from mimflow.lowdim.stats_figure import stats_figure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
-figure = stats_figure(pd.read_csv(sm.input[0]), sm.wildcards.metric, sm.wildcards.experiment, dpi=sm.params.dpi)
+figure = stats_figure(pd.read_csv(sm.input.summary), sm.wildcards.metric, sm.wildcards.experiment,
+                      dpi=sm.params.dpi, published=pd.read_csv(sm.input.published))
 save_figure(figure, sm.output[0])
 log.info("wrote %s", sm.output[0])

@@ -83,12 +83,15 @@ def fit(
     on_epoch: Callable[[torch.nn.Module, Any], None] | None = None,
     record_states: bool = False,
     loss_field: str = "val_loss",
+    non_finite: str = "raise",
 ) -> FitResult:
     """Train for up to `epochs` epochs; returns the history with the model loaded at its best state.
 
     `run_epoch` trains one epoch and returns its record: a dataclass with `epoch`, `wall_time_s`
     (filled in here) and `loss_field`, the validation loss that selects the best checkpoint. A
-    non-finite validation loss raises NonFiniteLossError. When `resume_path` is given, the full state is
+    non-finite validation loss raises NonFiniteLossError, or with `non_finite="skip"` (the original
+    low-dimensional code) is logged and the epoch is no best candidate; then only a run without any
+    finite checkpoint fails. When `resume_path` is given, the full state is
     saved there after every epoch and a run whose settings match resumes from it.
     """
     result, start = FitResult(), 1
@@ -106,13 +109,17 @@ def fit(
         started = time.perf_counter()
         record = run_epoch(epoch)
         loss = getattr(record, loss_field)
-        if not math.isfinite(loss):
-            raise NonFiniteLossError(f"non-finite {loss_field} ({loss}) at epoch {epoch}")
+        finite = math.isfinite(loss)
+        if not finite:
+            message = f"non-finite {loss_field} ({loss}) at epoch {epoch}"
+            if non_finite != "skip":
+                raise NonFiniteLossError(message)
+            log.warning("%s: not a best-checkpoint candidate", message)
         record.wall_time_s = time.perf_counter() - started
         result.history.append(record)
         if record_states:
             result.epoch_states.append(copy.deepcopy(model.state_dict()))
-        if epoch >= stop_rule.candidate_from and loss < result.best_loss:
+        if finite and epoch >= stop_rule.candidate_from and loss < result.best_loss:
             result.best_epoch, result.best_loss = epoch, loss
             result.best_state = copy.deepcopy(model.state_dict())
         stop = stop_rule.epochs_without_improvement(epoch, result.best_epoch) > stop_rule.patience
@@ -130,8 +137,11 @@ def fit(
         if stop:
             break
 
-    if not result.best_state:  # fewer epochs than the first candidate: keep the last model, as the original
+    if not result.best_state:  # no candidate epoch: keep the last model, as the original falls back
         last = result.history[-1]
+        if not math.isfinite(getattr(last, loss_field)):
+            raise NonFiniteLossError(f"no finite checkpoint: {loss_field} is {getattr(last, loss_field)} at the "
+                                     f"last epoch ({last.epoch}) and no earlier epoch was a candidate")
         result.best_epoch, result.best_loss = last.epoch, getattr(last, loss_field)
         result.best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(result.best_state)

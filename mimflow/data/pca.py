@@ -3,8 +3,22 @@
 fit "per_split" (the original): each split gets its own sklearn PCA (mean-centred, no whitening)
 fitted on its own raw images / 255, so train and test coordinates live in different bases.
 fit "train": one basis, fitted on the training images, projects both splits.
-Training images are augmented (RandomAffine with p = 0.5) and dequantised afresh every pass before
-projection; test images are only scaled to [0, 1].
+Training images are augmented (RandomAffine with p = 0.5, geometry per the `affine_geometry` switch)
+and dequantised afresh every pass before projection; test images are only scaled to [0, 1].
+
+Component signs (fidelity switch `pca_sign`). A principal axis has no sign of its own; each fit picks one,
+and with per-split fits that choice decides which test coordinates are mirrored against the train basis.
+* "sklearn-0.21" (the original's scikit-learn 0.21.3): PCA(n_components=20) with svd_solver "auto" picks
+  the randomized solver for a 60,000 x 784 (and 10,000 x 784) matrix (max dim > 500 and 20 < 0.8 * 784).
+  randomized_svd (n_iter 7, 10 oversamples, LU power iterations, no transpose since rows > columns) ends
+  with svd_flip(U, Vt) and its default u_based_decision=True: in each column of U the entry of largest
+  magnitude is made positive. U's column j is the data's scores on component j divided by the singular
+  value, so the sign makes the sample with the largest |score| on that component score positively.
+* "sklearn-1.9" (scikit-learn 1.9, full SVD): svd_flip(u_based_decision=False), the largest-magnitude
+  entry of each component (a pixel loading) is made positive.
+We fit the exact components (full SVD) and then apply the convention (align_signs). 0.21's randomized
+components are an approximation of these, started from the unseeded global NumPy RNG in the original,
+so the exact ones are the reproducible limit of what it computed; the sign rule itself is deterministic.
 """
 from __future__ import annotations
 
@@ -14,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..core.settings import check_choice
+from ..names import AFFINE_GEOMETRIES, PCA_SIGNS
 from .augment import AffineAugment, dequantize, random_affine
 
 PCA_NAME = re.compile(r"^pca-fashion-mnist(?P<k>[0-9]+)$")
@@ -27,24 +43,50 @@ def pca_components(name: str) -> int:
     return int(match["k"])
 
 
-def fit_pca(images_uint8: torch.Tensor, n_components: int) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """sklearn PCA on flattened images / data.max(); returns mean, components (k, 784), explained fraction."""
+def align_signs(components: np.ndarray, scores: np.ndarray, convention: str) -> np.ndarray:
+    """Per-component signs (+1/-1, shape (k,)) that put PCA components in a scikit-learn sign convention.
+
+    components: (k, d) principal axes in any signs; scores: (n, k) the fitted data's coordinates on them,
+    (X - mean) @ components.T. "sklearn-0.21": svd_flip on U (U = scores / singular values), the score of
+    largest magnitude in each column becomes positive (the first such sample on ties). "sklearn-1.9":
+    svd_flip on Vt, the loading of largest magnitude in each component becomes positive. The result does
+    not depend on the signs given. A zero deciding entry (sklearn would zero the component) keeps +1.
+    """
+    check_choice("pca_sign", convention, PCA_SIGNS)
+    if convention == "sklearn-0.21":
+        deciding = scores[np.argmax(np.abs(scores), axis=0), np.arange(scores.shape[1])]
+    else:
+        deciding = components[np.arange(components.shape[0]), np.argmax(np.abs(components), axis=1)]
+    return np.where(deciding < 0, -1.0, 1.0)
+
+
+def fit_pca(images_uint8: torch.Tensor, n_components: int,
+            sign: str = PCA_SIGNS[0]) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """PCA on flattened images / data.max() (mean-centred, no whitening, exact SVD), component signs in
+    the given convention; returns mean, components (k, 784), explained fraction."""
     from sklearn.decomposition import PCA
 
     x = images_uint8.reshape(len(images_uint8), -1).numpy().astype(np.float64)
     x /= x.max()
     pca = PCA(n_components=n_components, svd_solver="full").fit(x)
-    return (torch.tensor(pca.mean_, dtype=torch.float32), torch.tensor(pca.components_, dtype=torch.float32),
+    components = pca.components_ * align_signs(pca.components_, pca.transform(x), sign)[:, None]
+    return (torch.tensor(pca.mean_, dtype=torch.float32), torch.tensor(components, dtype=torch.float32),
             float(pca.explained_variance_ratio_.sum()))
 
 
-def build_pca_dataset(raw: dict[str, torch.Tensor], n_components: int, fit: str) -> dict:
-    """The tensors a PCA run needs: raw train images (augmented at train time) and projected test points."""
+def build_pca_dataset(raw: dict[str, torch.Tensor], n_components: int, fit: str, pca_sign: str = PCA_SIGNS[0],
+                      affine_geometry: str = AFFINE_GEOMETRIES[0]) -> dict:
+    """The tensors a PCA run needs: raw train images (augmented at train time) and projected test points.
+
+    The file records the switches it was built with (fit, pca_sign, affine_geometry); runs check them.
+    """
     if fit not in PCA_FITS:
         raise ValueError(f"pca_fit {fit!r} is not one of {list(PCA_FITS)}")
-    train_mean, train_basis, train_explained = fit_pca(raw["train_images"], n_components)
+    check_choice("pca_sign", pca_sign, PCA_SIGNS)
+    check_choice("affine_geometry", affine_geometry, AFFINE_GEOMETRIES)
+    train_mean, train_basis, train_explained = fit_pca(raw["train_images"], n_components, pca_sign)
     if fit == "per_split":
-        test_mean, test_basis, test_explained = fit_pca(raw["test_images"], n_components)
+        test_mean, test_basis, test_explained = fit_pca(raw["test_images"], n_components, pca_sign)
     else:
         test_mean, test_basis, test_explained = train_mean, train_basis, train_explained
     test = raw["test_images"].reshape(len(raw["test_images"]), -1).to(torch.float32) / 255.0
@@ -52,7 +94,8 @@ def build_pca_dataset(raw: dict[str, torch.Tensor], n_components: int, fit: str)
         "train_images": raw["train_images"].clone(), "train_labels": raw["train_labels"].clone(),
         "train_mean": train_mean, "train_basis": train_basis,
         "test_x": (test - test_mean) @ test_basis.T, "test_labels": raw["test_labels"].clone(),
-        "fit": fit, "explained_variance": {"train": train_explained, "test": test_explained},
+        "fit": fit, "pca_sign": pca_sign, "affine_geometry": affine_geometry,
+        "explained_variance": {"train": train_explained, "test": test_explained},
     }
 
 

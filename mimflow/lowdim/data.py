@@ -6,6 +6,7 @@ from typing import Union
 
 import torch
 
+from ..data.augment import AffineAugment
 from ..data.pca import PCA_NAME, PCASource
 from ..data.toy import ToySource, toy_mixture
 from .settings import LowdimRunConfig
@@ -28,7 +29,10 @@ def lowdim_source(cfg: LowdimRunConfig, data_path: str | Path | None = None) -> 
         if data_path is None:
             raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
         data = torch.load(data_path, weights_only=False)
-        if data["fit"] != cfg.pca_fit:
-            raise ValueError(f"{data_path} was built with pca_fit {data['fit']!r}, the run asks for {cfg.pca_fit!r}")
-        return PCASource(data, cfg.batch_size)
+        for key, built, wanted in (("pca_fit", data.get("fit"), cfg.pca_fit),
+                                   ("pca_sign", data.get("pca_sign"), cfg.pca_sign),
+                                   ("affine_geometry", data.get("affine_geometry"), cfg.affine_geometry)):
+            if built != wanted:
+                raise ValueError(f"{data_path} was built with {key} {built!r}, the run asks for {wanted!r}")
+        return PCASource(data, cfg.batch_size, AffineAugment(geometry=cfg.affine_geometry))
     return ToySource(toy_mixture(cfg.dataset), samples_per_pass(cfg.dataset_size, cfg.batch_size))

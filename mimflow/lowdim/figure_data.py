@@ -39,12 +39,19 @@ def marginal_2d(mixture: GaussianMixture) -> GaussianMixture:
     return GaussianMixture(mixture.means[:, :2], mixture.stds[:, :2], mixture.weights)
 
 
-def density_grid(mixture: GaussianMixture) -> DensityGrid:
+def density_grid(mixture: GaussianMixture, plane: str = "zero_padded") -> DensityGrid:
+    """P(x) on a grid over dims 0-1 of the x panel (fidelity.density_plane; the same for 2-D data):
+    "zero_padded" evaluates the full density at (x0, x1, 0, ..., 0), as the original drew it;
+    "marginal" evaluates the marginal of dims 0-1."""
     grid = np.arange(-X_LIM, X_LIM, 0.1)
     xx, yy = np.meshgrid(grid, grid)
     points = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=torch.float32)
-    density = marginal_2d(mixture).log_prob(points).exp().numpy().reshape(xx.shape)
-    return DensityGrid(xx, yy, density)
+    if plane == "zero_padded":
+        padded = torch.cat([points, points.new_zeros(len(points), mixture.dim - 2)], dim=1)
+        density = mixture.log_prob(padded).exp()
+    else:
+        density = marginal_2d(mixture).log_prob(points).exp()
+    return DensityGrid(xx, yy, density.numpy().reshape(xx.shape))
 
 
 @torch.no_grad()
@@ -69,7 +76,8 @@ def sample_arrays(model: LowdimModel, generator: torch.Generator, n_show: int) -
     return ModelSamples(x=x.numpy(), q_loc=q_loc.numpy(), q_scale=q_scale.numpy())
 
 
-def run_figure_arrays(model: LowdimModel, mixture: GaussianMixture, plots: Mapping, seed: int) -> RunFigureArrays:
+def run_figure_arrays(model: LowdimModel, mixture: GaussianMixture, plots: Mapping, seed: int,
+                      density_plane: str = "zero_padded") -> RunFigureArrays:
     """Reconstructions from generator `seed`, model samples from generator `seed + 1`.
 
     `plots` holds run_points, run_show_points and run_ksg_points (config.yaml, plots).
@@ -77,11 +85,11 @@ def run_figure_arrays(model: LowdimModel, mixture: GaussianMixture, plots: Mappi
     reconstruction = reconstruction_arrays(model, mixture, torch.Generator().manual_seed(seed),
                                            plots["run_points"], plots["run_show_points"], plots["run_ksg_points"])
     samples = sample_arrays(model, torch.Generator().manual_seed(seed + 1), plots["run_show_points"])
-    return RunFigureArrays(density_grid(mixture), model.prior_scale, reconstruction, samples)
+    return RunFigureArrays(density_grid(mixture, density_plane), model.prior_scale, reconstruction, samples)
 
 
 def animation_arrays(model: LowdimModel, states: list[dict], epochs: list[int], mixture: GaussianMixture,
-                     plots: Mapping, seed: int) -> AnimationArrays:
+                     plots: Mapping, seed: int, density_plane: str = "zero_padded") -> AnimationArrays:
     """One reconstruction per recorded epoch (loaded into `model` in turn), each from a fresh generator
     `seed`, so every frame shows the same points and the animation does not flicker."""
     recorded = list(zip(epochs, states))
@@ -90,4 +98,4 @@ def animation_arrays(model: LowdimModel, states: list[dict], epochs: list[int], 
         model.load_state_dict(state)
         frames.append(reconstruction_arrays(model, mixture, torch.Generator().manual_seed(seed),
                                             plots["run_points"], plots["run_show_points"], plots["run_ksg_points"]))
-    return AnimationArrays(density_grid(mixture), model.prior_scale, [epoch for epoch, _ in recorded], frames)
+    return AnimationArrays(density_grid(mixture, density_plane), model.prior_scale, [epoch for epoch, _ in recorded], frames)

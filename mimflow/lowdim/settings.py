@@ -4,7 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.settings import Settings, check_choice, check_positive
-from ..names import ACTIVATIONS, LOWDIM_MODELS, PCA_FITS, Q_X_FORMS
+from ..names import (
+    ACTIVATIONS,
+    AFFINE_GEOMETRIES,
+    BETA_SCHEDULES,
+    LOWDIM_MODELS,
+    NON_FINITE_POLICIES,
+    PCA_FITS,
+    PCA_SIGNS,
+    Q_X_FORMS,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,10 @@ class LowdimRunConfig(Settings):
     dataset_size: int = 10000  # items per pass before drop_last
     mim_decoder_qx: str = "2019"  # fidelity switch, spec 3.4
     pca_fit: str = "per_split"  # fidelity switch, spec 1.5 (PCA datasets only)
+    pca_sign: str = "sklearn-0.21"  # fidelity switch, spec 1.5: PCA component signs (PCA datasets only)
+    affine_geometry: str = "torchvision-0.2.1"  # fidelity switch, spec 1.5: augmentation geometry (PCA only)
+    beta_schedule: str = "warmup"  # fidelity switch for the R_H models: "constant" trains at beta = 1 throughout
+    non_finite_test_loss: str = "skip"  # fidelity switch: skip a non-finite epoch as a best candidate, or raise
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, tuple(LOWDIM_MODELS))
@@ -33,6 +46,10 @@ class LowdimRunConfig(Settings):
         check_positive(self, ("z_dim", "mid_dim", "epochs", "warmup_steps", "batch_size", "layers", "dataset_size"))
         check_choice("mim_decoder_qx", self.mim_decoder_qx, Q_X_FORMS)
         check_choice("pca_fit", self.pca_fit, PCA_FITS)
+        check_choice("pca_sign", self.pca_sign, PCA_SIGNS)
+        check_choice("affine_geometry", self.affine_geometry, AFFINE_GEOMETRIES)
+        check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+        check_choice("non_finite_test_loss", self.non_finite_test_loss, NON_FINITE_POLICIES)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Stats figures: one metric against mid_dim or z_dim, mean over seeds with +-1 std error bars."""
+"""Stats figures: one metric against mid_dim or z_dim, mean over seeds with +-1 std error bars, beside
+the points of the original's published figure (reference/published/published_points.csv) where it has one."""
 from __future__ import annotations
 
 import matplotlib
@@ -6,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")  # jobs have no display
 
 import matplotlib.pyplot as plt
+import matplotlib.transforms as mtransforms
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -38,13 +40,48 @@ def sparse_tick_labels(values: np.ndarray, min_gap: float = 0.04) -> list[str]:
     return labels
 
 
+PUBLISHED_STYLE = dict(fmt="o", color="grey", mfc="none", mec="grey", ms=7, mew=1.2, capsize=0, lw=1.2, zorder=3)
+PUBLISHED_SHIFT_PT = 5  # published markers sit this many points right of ours, so neither hides the other
+
+
+def published_for(published: pd.DataFrame | None, summary: pd.DataFrame, metric: str,
+                  experiment: str) -> pd.DataFrame:
+    """The published points of this experiment and metric, for the models the summary has."""
+    if published is None:
+        return pd.DataFrame(columns=["model", "x_name", "x", "published_mean", "bar_top", "bar_bot"])
+    keep = ((published["experiment"] == experiment) & (published["metric"] == metric)
+            & published["model"].isin(summary["model"].unique()))
+    return published[keep]
+
+
+def draw_published(ax, points: pd.DataFrame, x_col: str) -> None:
+    """Hollow grey markers at the published means, with their bars where the figure shows them."""
+    points = points[points["x_name"] == x_col]
+    if points.empty:
+        return
+    mean = points["published_mean"].to_numpy(float)
+    lower = np.nan_to_num(mean - points["bar_bot"].to_numpy(float))  # a hidden bar end: no bar that side
+    upper = np.nan_to_num(points["bar_top"].to_numpy(float) - mean)
+    drawn = ax.errorbar(points["x"].to_numpy(), mean, yerr=np.vstack([lower, upper]), label="published",
+                        **PUBLISHED_STYLE)
+    # Shifted only once drawn, so the axis limits still cover the points (in data coordinates).
+    shifted = ax.transData + mtransforms.ScaledTranslation(PUBLISHED_SHIFT_PT / 72, 0, ax.figure.dpi_scale_trans)
+    for artist in drawn.get_children():
+        artist.set_transform(shifted)
+
+
 def stats_figure(summary: pd.DataFrame, metric: str, experiment: str, dpi: int = 150,
-                 size: tuple[float, float] = (6.0, 4.0)) -> Figure:
-    """`metric` of each model against the swept dim: mean over seeds, +-1 std error bars."""
+                 size: tuple[float, float] = (6.0, 4.0), published: pd.DataFrame | None = None) -> Figure:
+    """`metric` of each model against the swept dim: mean over seeds, +-1 std error bars; with `published`
+    (the columns of reference/published/published_points.csv), its points for this experiment and metric
+    as hollow grey markers (legend "published")."""
     if f"{metric}_mean" not in summary.columns:
         raise ValueError(f"metric {metric!r} is not in the summary table; have "
                          f"{sorted(c[:-5] for c in summary.columns if c.endswith('_mean'))}")
+    points = published_for(published, summary, metric, experiment)
     x_col = varying_dim(summary)
+    if not points.empty and summary[x_col].nunique() == 1:  # one run dim: the published figure's axis
+        x_col = points["x_name"].iloc[0]
     title, unit = METRIC_LABELS.get(metric, (metric, metric))
     fig, ax = plt.subplots(figsize=size, dpi=dpi)
     seeds = set()
@@ -55,15 +92,17 @@ def stats_figure(summary: pd.DataFrame, metric: str, experiment: str, dpi: int =
         seeds.update(counts.tolist())
         ax.errorbar(group[x_col], mean, yerr=std, fmt="o:", color=model_color(model), capsize=4, lw=1.5,
                     ms=5, label=model_label(model))
-    values = np.sort(summary[x_col].unique())
+    draw_published(ax, points, x_col)
+    values = np.union1d(summary[x_col].unique(), points.loc[points["x_name"] == x_col, "x"].to_numpy(int))
     ax.set_xticks(values)
     ax.set_xticklabels(sparse_tick_labels(values))
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel(DIM_LABELS[x_col])
     ax.set_ylabel(unit)
-    seed_text = f"{min(seeds)} seeds" if len(seeds) == 1 else f"{min(seeds)}–{max(seeds)} seeds"
+    seed_text = (f"{min(seeds)} seed{'s' if min(seeds) != 1 else ''}" if len(seeds) == 1
+                 else f"{min(seeds)}–{max(seeds)} seeds")
     ax.set_title(f"{title} — {experiment}\nmean ± 1 std over {seed_text}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

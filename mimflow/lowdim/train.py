@@ -19,9 +19,11 @@ from .model import LowdimModel, LowdimModelConfig, decoder_path, encoder_path
 from .settings import LowdimRunConfig
 
 
-def beta_schedule(epoch: int, warmup_steps: int, autoencoder: bool = False) -> float:
-    """beta(e) = min(1, e / warmup); the AE trains with beta = 0."""
-    return 0.0 if autoencoder else min(1.0, max(epoch / warmup_steps, 0.0))
+def beta_schedule(epoch: int, warmup_steps: int, autoencoder: bool = False, schedule: str = "warmup") -> float:
+    """beta(e) = min(1, e / warmup), or 1 throughout with schedule "constant"; the AE trains with beta = 0."""
+    if autoencoder:
+        return 0.0
+    return 1.0 if schedule == "constant" else min(1.0, max(epoch / warmup_steps, 0.0))
 
 
 def noam_lr(epoch: int, base_lr: float, warmup_steps: int) -> float:
@@ -85,7 +87,7 @@ def train_lowdim(
         lr = noam_lr(epoch, cfg.lr, cfg.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        beta = beta_schedule(epoch, cfg.warmup_steps, obj.autoencoder)
+        beta = beta_schedule(epoch, cfg.warmup_steps, obj.autoencoder, cfg.beta_schedule)
         use_sampling_path = obj.sampling_path and beta >= 1.0
 
         model.train()
@@ -112,7 +114,7 @@ def train_lowdim(
 
     stop_rule = StopRule(candidate_from=cfg.warmup_steps, count_from=cfg.warmup_steps, patience=cfg.warmup_steps)
     result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), EpochRecord,
-                 resume_path, on_epoch, record_states, loss_field="test_loss")
+                 resume_path, on_epoch, record_states, loss_field="test_loss", non_finite=cfg.non_finite_test_loss)
     return model, result
 
 

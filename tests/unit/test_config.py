@@ -114,7 +114,11 @@ def test_lowdim_run_settings_merge(config):
     assert (s["epochs"], s["warmup_steps"]) == (49, 25)
     assert (s["batch_size"], s["lr"], s["act"], s["dataset_size"]) == (128, 0.001, "tanh", 10000)
     assert (s["dataset"], s["model"], s["z_dim"], s["mid_dim"], s["seed"]) == ("toyMIM", "mim", 2, 50, 1)
-    assert s["mim_decoder_qx"] == "2019"
+    assert s["mim_decoder_qx"] == "importance"  # the animation experiment's override (the 2020 GIFs)
+    assert lowdim_run_settings(config, "toy2d", "toy4", "mim", 2, 5, 3)["mim_decoder_qx"] == "2019"
+    assert lowdim_run_settings(config, "toy2d_entropy", "toy4", "mim-minusH", 2, 5, 3)["beta_schedule"] == "constant"
+    assert lowdim_run_settings(config, "toy2d_entropy", "toy4", "vae-plusH", 2, 5, 3)["beta_schedule"] == "warmup"
+    assert "beta_schedule" not in lowdim_run_settings(config, "toy2d", "toy4", "vae", 2, 5, 3)
     run = LowdimRunConfig.from_dict(s)
     assert run.epochs == 49 and run.warmup_steps == 25
 
@@ -181,3 +185,9 @@ def test_command_line_strings_are_coerced_to_the_schema_types(config):
     cfg["seeds"] = ["one"]
     with pytest.raises(ConfigError, match=r"config key seeds\[0\]: value 'one' is not allowed"):
         check_config(cfg, SCHEMA_PATH)
+
+
+def test_dataset_switches_cannot_be_overridden_per_experiment(config):
+    config["experiments"]["bottleneck_fmnist20"]["fidelity"] = {"pca_sign": "sklearn-1.9"}
+    message = config_error(config)
+    assert "experiments.bottleneck_fmnist20.fidelity.pca_sign" in message and "globally" in message

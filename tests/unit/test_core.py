@@ -94,7 +94,7 @@ class Record:
     wall_time_s: float = 0.0
 
 
-def fit_with_losses(losses, stop_rule, tmp_path=None, on_epoch=None):
+def fit_with_losses(losses, stop_rule, tmp_path=None, on_epoch=None, non_finite="raise"):
     model = torch.nn.Linear(1, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 
@@ -105,7 +105,7 @@ def fit_with_losses(losses, stop_rule, tmp_path=None, on_epoch=None):
 
     resume = tmp_path / "resume.pt" if tmp_path else None
     result = fit(model, optimizer, torch.Generator(), run_epoch, len(losses), stop_rule, {"k": 1}, Record, resume,
-                 on_epoch)
+                 on_epoch, non_finite=non_finite)
     return model, result
 
 
@@ -129,6 +129,14 @@ def test_fewer_epochs_than_the_first_candidate_keep_the_last_model():
 def test_non_finite_validation_loss_raises_naming_the_epoch():
     with pytest.raises(NonFiniteLossError, match=r"non-finite val_loss \(nan\) at epoch 2"):
         fit_with_losses([1.0, math.nan, 0.5], StopRule(1, 1, 5))
+
+
+def test_skip_policy_keeps_the_best_finite_epoch_and_fails_only_without_one():
+    model, result = fit_with_losses([2.0, math.nan, 1.0, math.nan], StopRule(1, 1, 5), non_finite="skip")
+    assert (result.best_epoch, result.best_loss) == (3, 1.0) and model.weight.item() == 3
+    assert [r.epoch for r in result.history] == [1, 2, 3, 4]  # carried on past the NaN epochs
+    with pytest.raises(NonFiniteLossError, match="no finite checkpoint"):
+        fit_with_losses([math.nan, math.nan], StopRule(5, 5, 5), non_finite="skip")
 
 
 def test_resume_continues_after_the_last_saved_epoch(tmp_path):

@@ -88,10 +88,11 @@ def test_batched_affine_equals_torchvision_per_image():
         assert torch.equal(ours[i], ref), i
 
 
-def test_random_affine_touches_about_half_and_dequantize_range():
+@pytest.mark.parametrize("geometry", ["torchvision-0.2.1", "tensor-affine"])
+def test_random_affine_touches_about_half_and_dequantize_range(geometry):
     g = torch.Generator().manual_seed(1)
     images = (torch.rand(2000, 28, 28, generator=g) * 255).to(torch.uint8)
-    out = random_affine(images, AffineAugment(), g)
+    out = random_affine(images, AffineAugment(geometry=geometry), g)
     changed = (out != images).flatten(1).any(1).float().mean().item()
     assert 0.4 < changed < 0.6
     deq = dequantize(images, g)
@@ -105,10 +106,16 @@ def test_pca_fits(raw_root):
     raw = read_mnist_like(raw_root / "fashion_mnist")
     per_split = build_pca_dataset(raw, 20, "per_split")
     train_fit = build_pca_dataset(raw, 20, "train")
+    modern = build_pca_dataset(raw, 20, "per_split", pca_sign="sklearn-1.9")
+    assert (per_split["fit"], per_split["pca_sign"], per_split["affine_geometry"]) == (
+        "per_split", "sklearn-0.21", "torchvision-0.2.1")
     pixels = raw["test_images"].reshape(256, -1).numpy().astype(np.float64)
     # fitted on pixels / data.max() as the original; applied to pixels / 255 (ToTensor)
     reference = PCA(n_components=20, svd_solver="full").fit(pixels / pixels.max()).transform(pixels / 255.0)
-    assert np.allclose(per_split["test_x"].numpy(), reference, atol=1e-4)
+    assert np.allclose(modern["test_x"].numpy(), reference, atol=1e-4)  # scikit-learn 1.9's own signs
+    # the 0.21 convention only mirrors whole coordinates
+    signs = np.sign((per_split["test_x"] * modern["test_x"]).sum(0).numpy())
+    assert np.allclose(per_split["test_x"].numpy(), reference * signs, atol=1e-4)
     assert torch.equal(per_split["train_basis"], train_fit["train_basis"])
     assert not torch.allclose(per_split["test_x"], train_fit["test_x"])
     source = PCASource(train_fit, batch_size=128)
@@ -119,3 +126,7 @@ def test_pca_fits(raw_root):
     assert xt.shape == (256, 20)
     with pytest.raises(ValueError, match="pca_fit"):
         build_pca_dataset(raw, 20, "test")
+    with pytest.raises(ValueError, match="pca_sign"):
+        build_pca_dataset(raw, 20, "train", pca_sign="sklearn-0.20")
+    with pytest.raises(ValueError, match="affine_geometry"):
+        build_pca_dataset(raw, 20, "train", affine_geometry="pil")

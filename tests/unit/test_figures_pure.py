@@ -64,6 +64,53 @@ def test_stats_figure_draws_the_table_means_per_model():
     assert "1–3 seeds" in ax.get_title()
 
 
+def published_table() -> pd.DataFrame:
+    """Published points (reference/published/published_points.csv columns): toy2d MI_ksg of both models,
+    bars both visible, one end visible, hidden; plus points of another metric, experiment and model."""
+    nan = np.nan
+    return pd.DataFrame({
+        "figure": ["f"] * 6,
+        "experiment": ["toy2d", "toy2d", "toy2d", "toy2d", "toy2d_entropy", "toy2d"],
+        "metric": ["MI_ksg", "MI_ksg", "MI_ksg", "H_q_x", "MI_ksg", "MI_ksg"],
+        "model": ["mim", "vae", "mim", "mim", "mim-minusH", "ae"],
+        "x_name": ["mid_dim"] * 6,
+        "x": [5, 5, 100, 5, 5, 5],
+        "published_mean": [1.2, 0.4, 2.5, 9.0, 9.0, 9.0],
+        "bar_top": [1.5, 0.6, nan, nan, nan, nan],
+        "bar_bot": [0.8, nan, nan, nan, nan, nan],
+        "y_range": [3.0] * 6,
+        "half_bar": [0.35, 0.2, 0.09, 0.1, 0.1, 0.1],
+    })
+
+
+def test_stats_figure_draws_the_published_points_of_its_experiment_and_metric():
+    fig = stats_figure(summary_table(), "MI_ksg", "toy2d", published=published_table())
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3
+    ours = [c for c in ax.containers if c.get_label() != "published"]
+    assert [list(c.lines[0].get_ydata()) for c in ours] == [[1.0, 1.5, 2.0], [0.5, 0.7, 0.9]]  # unchanged
+    (published,) = [c for c in ax.containers if c.get_label() == "published"]
+    marker = published.lines[0]
+    assert list(marker.get_xdata()) == [5, 5, 100] and list(marker.get_ydata()) == [1.2, 0.4, 2.5]
+    assert marker.get_markerfacecolor() == "none" and marker.get_markeredgecolor() == "grey"
+    # bars reach the visible ends only: both, the top alone, none
+    segments = published.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segments], [(0.8, 1.5), (0.4, 0.6), (2.5, 2.5)])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MIM", "VAE", "published"]
+    low, high = ax.get_ylim()
+    assert low < 0.4 and high > 2.5  # the axis covers the published points
+    assert [int(t) for t in ax.get_xticks()] == [5, 20, 50, 100]
+
+
+def test_stats_figure_draws_no_published_points_where_the_paper_has_none():
+    other_metric = summary_table().rename(columns={f"MI_ksg_{s}": f"x_recon_err_{s}" for s in ("mean", "std", "count")})
+    for summary, metric, experiment in ((summary_table(), "MI_ksg", "toy2d_entropy"),
+                                        (other_metric, "x_recon_err", "toy2d")):
+        ax = stats_figure(summary, metric, experiment, published=published_table()).axes[0]
+        assert len(ax.containers) == 2
+        assert "published" not in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 def test_stats_figure_rejects_a_missing_metric():
     with pytest.raises(ValueError, match="H_q_x"):
         stats_figure(summary_table(), "H_q_x", "toy2d")

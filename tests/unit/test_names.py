@@ -24,6 +24,11 @@ def test_schema_enums_equal_the_names_module():
     assert PROPS["lowdim_training"]["properties"]["act"]["enum"] == list(names.ACTIVATIONS)
     assert PROPS["fidelity"]["properties"]["mim_decoder_qx"]["enum"] == list(names.Q_X_FORMS)
     assert PROPS["fidelity"]["properties"]["pca_fit"]["enum"] == list(names.PCA_FITS)
+    for switch, values in [("mim_minus_h_beta", names.BETA_SCHEDULES), ("vae_plus_h_beta", names.BETA_SCHEDULES),
+                           ("pca_sign", names.PCA_SIGNS), ("affine_geometry", names.AFFINE_GEOMETRIES),
+                           ("non_finite_test_loss", names.NON_FINITE_POLICIES),
+                           ("density_plane", names.DENSITY_PLANES)]:
+        assert PROPS["fidelity"]["properties"][switch]["enum"] == list(values), switch
     assert PROPS["build_datasets"]["items"]["enum"] == list(names.IMAGE_DATASETS)
     images = PROPS["images"]["properties"]
     assert images["datasets"]["items"]["enum"] == list(names.IMAGE_DATASETS)

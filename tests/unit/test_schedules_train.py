@@ -295,3 +295,33 @@ def test_evaluation_is_deterministic_and_consistent(mim_run):
     assert all(0.0 <= a[f"clf_acc_KNN{k}"] <= 1.0 for k in (1, 3, 5, 10))
     # Jensen: -log(1/2 e^a + 1/2 e^b) <= -(a + b)/2 per point, so H_Msamp <= H_mean
     assert a["H_Msamp"] <= a["H_mean"] + 1e-6
+
+
+def test_constant_beta_schedule_trains_at_beta_one_from_the_first_epoch():
+    assert [beta_schedule(e, 3, schedule="constant") for e in (1, 2, 3, 4)] == [1.0, 1.0, 1.0, 1.0]
+    assert beta_schedule(1, 3, autoencoder=True, schedule="constant") == 0.0
+    cfg = LowdimRunConfig(model="mim-minusH", **{**SMALL, "epochs": 3, "warmup_steps": 3}, beta_schedule="constant")
+    _, result = train_lowdim(cfg)
+    assert [r.beta for r in result.history] == [1.0, 1.0, 1.0]
+    assert [r.lr for r in result.history] == [noam_lr(e, cfg.lr, 3) for e in (1, 2, 3)]  # the lr keeps its warm-up
+
+
+def test_non_finite_test_loss_is_skipped_as_a_candidate(monkeypatch, caplog):
+    """The original's policy: a NaN test-loss epoch is logged and never the best checkpoint."""
+    real = train_mod.test_loss
+    calls = []
+
+    def nan_at_epoch_3(*args):
+        calls.append(1)
+        return float("nan") if len(calls) == 3 else real(*args)
+
+    monkeypatch.setattr(train_mod, "test_loss", nan_at_epoch_3)
+    cfg = LowdimRunConfig(model="vae", **{**SMALL, "epochs": 5, "warmup_steps": 1})
+    with caplog.at_level("WARNING"):
+        _, result = train_lowdim(cfg)
+    assert "non-finite test_loss (nan) at epoch 3: not a best-checkpoint candidate" in caplog.text
+    assert len(result.history) >= 3 and result.best_epoch != 3 and math.isfinite(result.best_loss)
+    calls.clear()
+    with pytest.raises(NonFiniteLossError, match="epoch 3"):
+        train_lowdim(LowdimRunConfig(model="vae", **{**SMALL, "epochs": 5, "warmup_steps": 1},
+                                     non_finite_test_loss="raise"))

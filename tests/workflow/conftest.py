@@ -13,7 +13,7 @@ from tests.fixture_data import data_override
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config.yaml", "presets", "schemas", "profiles", "envs",
-                  "report"]
+                  "reference", "report"]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # Subprocess timeouts only guard against hangs: generous, so a slow or loaded machine never fails a test.
 HANG_GUARD_S = 3600

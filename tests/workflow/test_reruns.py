@@ -33,7 +33,7 @@ def test_training_change_reruns_only_that_experiment(smoke_run):
     assert trained and all(w["experiment"] == "toy2d_entropy" for w in trained)
     assert len(trained) == 2  # the smoke grid of toy2d_entropy: 2 models x 1 dim x 1 seed
     assert rules_of(jobs) <= {"train_lowdim", "evaluate_lowdim", "run_figures", "experiment_table", "stats_figure",
-                              "all"}
+                              "fidelity_scorecard", "all"}
     assert all(w.get("experiment", "toy2d_entropy") == "toy2d_entropy" for _, w in jobs)
 
 

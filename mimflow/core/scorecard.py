@@ -1,0 +1,240 @@
+"""Reproduction scorecard: our seed means against the values read off the original's published stats figures.
+
+Pure functions over data frames. The published points (reference/published/published_points.csv) come
+from `published_points`, which turns the figure readings (a JSON of values read off the 16 published
+stats figures) into one tidy row per point; `fidelity_scorecard` gives each point a verdict.
+
+The criterion, for a published point with mean m and half bar h in a figure of y-range R, and our mean
+over n seeds with standard error SE = std / sqrt(n) (std with ddof 1; SE = 0 for one seed):
+
+    agree  iff  |ours - m| <= h + min(2 SE, h + 0.03 R)
+
+h is how much the original's seeds spread; 2 SE is how uncertain our own mean is, capped so that a
+blown-up run with a huge std never agrees with anything; 0.03 R covers the reading error (about 1 % of
+the range) and bars hidden inside their marker. A point whose published bar is wide (h > 0.15 R: a
+bimodal point, some seeds collapsed) is "undecided" rather than "disagree" while we have fewer than 10
+seeds, since a few seeds can land all in one mode. A point with no runs of ours is "missing".
+"""
+from __future__ import annotations
+
+import html
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Published figure folder -> (our experiment, {series of the figure: our model}).
+PUBLISHED_FIGURES: dict[str, tuple[str, dict[str, str]]] = {
+    "toy4/stats": ("toy2d", {"MIM_blue": "mim", "VAE_red": "vae"}),
+    "toy4/stats-inv_H": ("toy2d_entropy", {"MIM_blue": "mim-minusH", "VAE_red": "vae-plusH"}),
+    "toy4_20/stats": ("bottleneck_toy4_20", {"MIM_blue": "mim", "VAE_red": "vae"}),
+    "pca-fashion-mnist20/stats": ("bottleneck_fmnist20", {"MIM_blue": "mim", "VAE_red": "vae"}),
+}
+PUBLISHED_EXPERIMENTS = tuple(experiment for experiment, _ in PUBLISHED_FIGURES.values())
+X_NAMES = ("mid_dim", "z_dim")
+# The dim each published figure holds fixed: the toy4 figures sweep mid_dim at z_dim 2, the
+# bottleneck figures sweep z_dim with 50 hidden units.
+FIXED_DIMS: dict[str, tuple[str, int]] = {"mid_dim": ("z_dim", 2), "z_dim": ("mid_dim", 50)}
+
+RANGE_PAD = 1.1  # matplotlib's autoscale margin: 5 % of the data range on each side
+HIDDEN_BAR = 0.03  # half bar assumed where the bar hides inside its marker, as a fraction of the y-range
+READING_SLACK = 0.03  # reading error and hidden bars, as a fraction of the y-range (caps the 2 SE term)
+WIDE_BAR = 0.15  # a half bar above this fraction of the y-range marks a bimodal point
+DECISIVE_SEEDS = 10  # with fewer seeds a wide-bar point is undecided rather than disagreeing
+
+POINT_COLUMNS = ["figure", "experiment", "metric", "model", "x_name", "x", "published_mean", "bar_top", "bar_bot",
+                 "y_range", "half_bar"]
+CARD_COLUMNS = POINT_COLUMNS + ["our_mean", "our_std", "seeds", "our_se", "difference", "tolerance", "ratio",
+                                "verdict"]
+VERDICTS = ("agree", "disagree", "undecided", "missing")
+
+
+def _figure_key(figure: str) -> tuple[str, str]:
+    """'toy4/stats/fig.MI_ksg.png' -> ('toy4/stats', 'MI_ksg')."""
+    folder, name = figure.rsplit("/", 1)
+    if folder not in PUBLISHED_FIGURES or not (name.startswith("fig.") and name.endswith(".png")):
+        raise ValueError(f"unknown published figure {figure!r}; known folders: {sorted(PUBLISHED_FIGURES)}")
+    return folder, name[len("fig."):-len(".png")]
+
+
+def _half_bar(mean: float, top: float | None, bot: float | None, y_range: float) -> float:
+    if top is not None and bot is not None:
+        return (top - bot) / 2
+    if top is not None:
+        return top - mean
+    if bot is not None:
+        return mean - bot
+    return HIDDEN_BAR * y_range
+
+
+def published_points(readings: dict[str, Any]) -> pd.DataFrame:
+    """One row per published point that has an x value (POINT_COLUMNS), from the figure readings.
+
+    `readings`: {"figures": {figure: {series: [{mean, bar_top, bar_bot, mid_dim|z_dim}, ...]}}} (or the
+    inner dict). Points without an x value were read by eye and are skipped, but their values still
+    count towards the figure's y-range: 1.1 x (max - min) over every mean and visible bar end drawn.
+    """
+    figures = readings.get("figures", readings)
+    rows = []
+    for figure, series in figures.items():
+        folder, metric = _figure_key(figure)
+        experiment, models = PUBLISHED_FIGURES[folder]
+        values = [v for points in series.values() for p in points
+                  for v in (p["mean"], p.get("bar_top"), p.get("bar_bot")) if v is not None]
+        y_range = RANGE_PAD * (max(values) - min(values))
+        for name, points in series.items():
+            if name not in models:
+                raise ValueError(f"{figure}: unknown series {name!r}; known: {sorted(models)}")
+            for p in points:
+                x_names = [k for k in X_NAMES if p.get(k) is not None]
+                if not x_names:
+                    continue
+                top, bot = p.get("bar_top"), p.get("bar_bot")
+                rows.append(dict(figure=figure, experiment=experiment, metric=metric, model=models[name],
+                                 x_name=x_names[0], x=int(p[x_names[0]]), published_mean=p["mean"],
+                                 bar_top=top, bar_bot=bot, y_range=y_range,
+                                 half_bar=_half_bar(p["mean"], top, bot, y_range)))
+    return pd.DataFrame(rows, columns=POINT_COLUMNS).astype({"bar_top": float, "bar_bot": float})
+
+
+def _our_row(summary: pd.DataFrame, point: pd.Series) -> pd.Series | None:
+    """The summary row of the published point's model and dims (None if we have none)."""
+    rows = summary[(summary["model"] == point["model"]) & (summary[point["x_name"]] == point["x"])]
+    fixed, value = FIXED_DIMS[point["x_name"]]
+    if fixed in rows.columns:
+        rows = rows[rows[fixed] == value]
+    if len(rows) > 1:
+        raise ValueError(f"{point['experiment']}: {len(rows)} summary rows for {point['model']} at "
+                         f"{point['x_name']} = {point['x']}; expected one")
+    return rows.iloc[0] if len(rows) else None
+
+
+def fidelity_scorecard(published: pd.DataFrame, summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every published point with our mean, std, seed count and SE, the difference (ours - published),
+    the tolerance h + min(2 SE, h + 0.03 R), ratio = |difference| / tolerance and the verdict (VERDICTS).
+
+    `summaries`: experiment -> its summary table (<metric>_mean/_std/_count per model and dims);
+    experiments not in it, and points it has no seeds for, are "missing".
+    """
+    rows = []
+    for _, point in published.iterrows():
+        row = {c: point[c] for c in POINT_COLUMNS}
+        summary = summaries.get(point["experiment"])
+        ours = None if summary is None or f"{point['metric']}_mean" not in summary.columns else _our_row(summary, point)
+        n = 0 if ours is None else int(np.nan_to_num(ours[f"{point['metric']}_count"]))
+        mean = np.nan if ours is None else float(ours[f"{point['metric']}_mean"])
+        if n == 0 or not np.isfinite(mean):
+            rows.append({**row, "our_mean": np.nan, "our_std": np.nan, "seeds": n, "our_se": np.nan,
+                         "difference": np.nan, "tolerance": np.nan, "ratio": np.nan, "verdict": "missing"})
+            continue
+        std = float(ours[f"{point['metric']}_std"])
+        se = std / np.sqrt(n) if n > 1 and np.isfinite(std) else 0.0
+        h, y_range = float(point["half_bar"]), float(point["y_range"])
+        tolerance = h + min(2 * se, h + READING_SLACK * y_range)
+        difference = mean - float(point["published_mean"])
+        if abs(difference) <= tolerance:
+            verdict = "agree"
+        elif h > WIDE_BAR * y_range and n < DECISIVE_SEEDS:
+            verdict = "undecided"
+        else:
+            verdict = "disagree"
+        rows.append({**row, "our_mean": mean, "our_std": std, "seeds": n, "our_se": se, "difference": difference,
+                     "tolerance": tolerance, "ratio": abs(difference) / tolerance if tolerance > 0 else np.inf,
+                     "verdict": verdict})
+    return pd.DataFrame(rows, columns=CARD_COLUMNS).astype({"seeds": int})
+
+
+def scorecard_summary(card: pd.DataFrame) -> pd.DataFrame:
+    """Per figure: points, the count of each verdict, and agree_fraction = agree / points."""
+    keys = ["figure", "experiment", "metric"]
+    counts = (card.groupby(keys, sort=False)["verdict"].value_counts().unstack(fill_value=0)
+              .reindex(columns=list(VERDICTS), fill_value=0))
+    counts.columns.name = None
+    counts.insert(0, "points", counts.sum(axis=1))
+    counts["agree_fraction"] = counts["agree"] / counts["points"]
+    return counts.reset_index()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; } td.text { text-align: left; }
+tr.agree td.verdict { color: #1a7f37; }
+tr.disagree td { background: #ffd7d5; } tr.disagree td.verdict { font-weight: bold; color: #b00; }
+tr.undecided td { background: #fff3c4; }
+tr.missing td { color: #888; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+CARD_SHOWN = [("model", "model"), ("x_name", "dim"), ("x", "x"), ("published_mean", "published"),
+              ("half_bar", "h"), ("our_mean", "ours"), ("our_std", "std"), ("seeds", "seeds"),
+              ("our_se", "SE"), ("difference", "ours − published"), ("tolerance", "tolerance"),
+              ("ratio", "|diff| / tol"), ("verdict", "verdict")]
+
+
+def _table(frame: pd.DataFrame, columns: list[tuple[str, str]], row_class: str | None = None) -> list[str]:
+    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(label)}</th>" for _, label in columns) + "</tr>"]
+    for _, row in frame.iterrows():
+        css = f' class="{row[row_class]}"' if row_class else ""
+        cells = []
+        for name, _ in columns:
+            kinds = [k for k, on in (("text", isinstance(row[name], str)), ("verdict", name == "verdict")) if on]
+            attribute = f' class="{" ".join(kinds)}"' if kinds else ""
+            cells.append(f"<td{attribute}>{_fmt(row[name])}</td>")
+        out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return out
+
+
+def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """A standalone HTML page: the per-figure summary, then every point, disagreements highlighted."""
+    totals = {v: int((card["verdict"] == v).sum()) for v in VERDICTS}
+    lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>mimflow: reproduction vs the published figures</title>", f"<style>{STYLE}</style></head><body>",
+             "<h1>Reproduction scorecard: mimflow vs the published MIM stats figures</h1>",
+             (f"<p><b>{totals['agree']} of {len(card)}</b> published points agree; {totals['disagree']} disagree, "
+              f"{totals['undecided']} undecided, {totals['missing']} missing (no runs of ours).</p>"),
+             ("<p>Published values were read off the original's figures (about ±1 % of each figure's y-range R). "
+              "For a published mean m with half bar h, and our mean over n seeds with SE = std/√n (ddof 1; 0 for "
+              "one seed): <b>agree</b> iff |ours − m| ≤ h + min(2 SE, h + 0.03 R). Where the published bar is "
+              f"wide (h &gt; {WIDE_BAR:g} R, a bimodal point) and we have fewer than {DECISIVE_SEEDS} seeds, a "
+              "point that would disagree is <b>undecided</b>. h is half the visible bar, the distance of its one "
+              f"visible end, or {HIDDEN_BAR:g} R where the bar hides inside its marker.</p>"),
+             "<h2>Per figure</h2>"]
+    shown = summary.assign(agreeing=[f"{a} / {p}" for a, p in zip(summary["agree"], summary["points"])])
+    summary_columns = [("figure", "published figure"), ("experiment", "experiment"), ("metric", "metric"),
+                       ("agreeing", "agree / points"), ("disagree", "disagree"), ("undecided", "undecided"),
+                       ("missing", "missing")]
+    lines += _table(shown, summary_columns)
+    for figure, points in card.groupby("figure", sort=False):
+        first = points.iloc[0]
+        lines.append(f"<h2>{html.escape(figure)} → <code>{html.escape(first['experiment'])}</code> "
+                     f"{html.escape(first['metric'])} <small>(R = {_fmt(first['y_range'])})</small></h2>")
+        lines += _table(points, CARD_SHOWN, row_class="verdict")
+    lines.append("</body></html>")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    """python -m mimflow.core.scorecard READINGS.json OUT.csv: (re)build the published points CSV."""
+    import json
+
+    if len(argv) != 2:
+        sys.exit("usage: python -m mimflow.core.scorecard READINGS.json OUT.csv")
+    from .io import write_bytes_atomic
+
+    points = published_points(json.loads(Path(argv[0]).read_text()))
+    write_bytes_atomic(points.to_csv(index=False, float_format="%.6g").encode(), argv[1])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,29 @@
+# Reproduction scorecard: every point of the original's published stats figures against our seed means
+# (mimflow.core.scorecard; reference/published/README.md says where the published values come from).
+
+
+localrules:
+    fidelity_scorecard,
+
+
+rule fidelity_scorecard:
+    input:
+        published=PUBLISHED_POINTS,
+        summaries=[SUMMARY_TABLE.format(experiment=name) for name in SCORECARD_EXPERIMENTS],
+    output:
+        table=SCORECARD_TABLE,
+        summary=SCORECARD_SUMMARY,
+        html=report(
+            SCORECARD_HTML,
+            caption="../report/fidelity_scorecard.rst",
+            category="Reproduction vs paper",
+            labels={"table": "fidelity scorecard"},
+        ),
+    params:
+        experiments=SCORECARD_EXPERIMENTS,
+    log:
+        job_log("fidelity_scorecard", "fidelity_scorecard"),
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/fidelity_scorecard.py"

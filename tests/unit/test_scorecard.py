@@ -1,0 +1,180 @@
+"""The reproduction scorecard: each verdict on hand-made tables, and the published points CSV."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mimflow.core.scorecard import (
+    CARD_COLUMNS,
+    POINT_COLUMNS,
+    PUBLISHED_EXPERIMENTS,
+    fidelity_scorecard,
+    published_points,
+    scorecard_html,
+    scorecard_summary,
+)
+
+READINGS_JSON = Path("/work/shared/reference/published-figures.json")  # the readings, where this machine has them
+FIGURE = "toy4/stats/fig.MI_ksg.png"
+nan = np.nan
+
+
+def published(*points) -> pd.DataFrame:
+    """Published toy2d MI_ksg points (model, mid_dim, mean, half bar) in a figure of y-range 10."""
+    rows = [dict(figure=FIGURE, experiment="toy2d", metric="MI_ksg", model=model, x_name="mid_dim", x=x,
+                 published_mean=mean, bar_top=mean + h, bar_bot=mean - h, y_range=10.0, half_bar=h)
+            for model, x, mean, h in points]
+    return pd.DataFrame(rows, columns=POINT_COLUMNS)
+
+
+def ours(*rows) -> pd.DataFrame:
+    """Our toy2d summary table: (model, mid_dim, mean, std, seeds) at z_dim 2."""
+    return pd.DataFrame([dict(experiment="toy2d", dataset="toy4", model=model, z_dim=2, mid_dim=x, MI_ksg_mean=mean,
+                              MI_ksg_std=std, MI_ksg_count=n) for model, x, mean, std, n in rows])
+
+
+def verdict(point, our_row, summary_extra=()) -> pd.Series:
+    card = fidelity_scorecard(published(point), {"toy2d": ours(our_row, *summary_extra)})
+    assert list(card.columns) == CARD_COLUMNS and len(card) == 1
+    return card.iloc[0]
+
+
+def test_agree_within_the_published_bar():
+    row = verdict(("mim", 5, 5.0, 1.0), ("mim", 5, 5.8, 0.1, 10))
+    assert row["verdict"] == "agree"
+    assert row["difference"] == pytest.approx(0.8)
+    assert row["our_se"] == pytest.approx(0.1 / math.sqrt(10))
+    assert row["tolerance"] == pytest.approx(1.0 + 2 * 0.1 / math.sqrt(10))
+
+
+def test_agree_by_two_standard_errors_beyond_the_bar():
+    # h = 0.3, SE = 0.5 / 2 = 0.25: tolerance 0.3 + min(0.5, 0.3 + 0.3) = 0.8 >= 0.7 > h
+    row = verdict(("mim", 20, 5.0, 0.3), ("mim", 20, 5.7, 0.5, 4))
+    assert row["verdict"] == "agree"
+    assert row["tolerance"] == pytest.approx(0.8)
+    # the same distance with a tight seed spread disagrees
+    assert verdict(("mim", 20, 5.0, 0.3), ("mim", 20, 5.7, 0.05, 4))["verdict"] == "disagree"
+
+
+def test_a_blown_up_run_with_a_huge_std_does_not_agree():
+    # SE = 10: the 2 SE term is capped at h + 0.03 R = 0.6, so the tolerance is 0.9, not 20.3
+    row = verdict(("mim", 50, 5.0, 0.3), ("mim", 50, 9.0, 20.0, 4))
+    assert row["verdict"] == "disagree"
+    assert row["tolerance"] == pytest.approx(0.9)
+    assert row["ratio"] == pytest.approx(4.0 / 0.9)
+
+
+def test_one_seed_has_no_standard_error():
+    row = verdict(("vae", 50, 1.0, 0.3), ("vae", 50, 1.25, nan, 1))
+    assert row["verdict"] == "agree" and row["our_se"] == 0 and row["tolerance"] == pytest.approx(0.3)
+    assert verdict(("vae", 50, 1.0, 0.3), ("vae", 50, 1.35, nan, 1))["verdict"] == "disagree"
+
+
+def test_a_wide_bimodal_bar_with_few_seeds_is_undecided():
+    # h = 2 > 0.15 R = 1.5: with 3 seeds a point 4 away is undecided; with 10 seeds it disagrees
+    assert verdict(("mim", 5, 5.0, 2.0), ("mim", 5, 1.0, 0.1, 3))["verdict"] == "undecided"
+    assert verdict(("mim", 5, 5.0, 2.0), ("mim", 5, 1.0, 0.1, 10))["verdict"] == "disagree"
+    # a narrow bar with few seeds still disagrees; a wide one that agrees stays agreeing
+    assert verdict(("mim", 5, 5.0, 1.0), ("mim", 5, 1.0, 0.1, 3))["verdict"] == "disagree"
+    assert verdict(("mim", 5, 5.0, 2.0), ("mim", 5, 6.5, 0.1, 3))["verdict"] == "agree"
+
+
+def test_points_without_our_runs_are_missing():
+    points = published(("mim", 5, 5.0, 1.0), ("vae", 20, 1.0, 0.3), ("mim", 20, 5.0, 0.3))
+    entropy = points.iloc[[0]].assign(experiment="toy2d_entropy", model="mim-minusH")
+    points = pd.concat([points, entropy], ignore_index=True)
+    summary = ours(("mim", 5, 5.1, 0.1, 2), ("mim", 20, nan, nan, 0))  # no vae; mim at 20 has no finite value
+    card = fidelity_scorecard(points, {"toy2d": summary})  # toy2d_entropy not run at all
+    assert list(card["verdict"]) == ["agree", "missing", "missing", "missing"]
+    missing = card[card["verdict"] == "missing"]
+    assert missing["our_mean"].isna().all() and missing["difference"].isna().all()
+    assert list(missing["seeds"]) == [0, 0, 0]
+
+
+def test_only_the_published_setting_of_the_fixed_dim_is_compared():
+    # toy2d's published figure holds z_dim at 2: a z_dim 4 row of the same model and mid_dim is ignored
+    extra = ours(("mim", 5, 100.0, 0.1, 10)).assign(z_dim=4)
+    card = fidelity_scorecard(published(("mim", 5, 5.0, 1.0)), {"toy2d": pd.concat([ours(("mim", 5, 5.1, 0.1, 10)),
+                                                                                    extra])})
+    assert card.iloc[0]["our_mean"] == pytest.approx(5.1) and card.iloc[0]["verdict"] == "agree"
+
+
+def test_summary_and_html_count_each_verdict():
+    points = published(("mim", 5, 5.0, 1.0), ("mim", 20, 5.0, 0.3), ("mim", 100, 5.0, 2.0), ("vae", 5, 1.0, 0.3))
+    points = pd.concat([points, points.iloc[[0]].assign(figure="toy4/stats/fig.H_q_x.png", metric="H_q_x")],
+                       ignore_index=True)
+    summary = ours(("mim", 5, 5.1, 0.1, 3), ("mim", 20, 9.0, 0.1, 3), ("mim", 100, 1.0, 0.1, 3))
+    card = fidelity_scorecard(points, {"toy2d": summary.assign(H_q_x_mean=5.0, H_q_x_std=0.1, H_q_x_count=3)})
+    assert list(card["verdict"]) == ["agree", "disagree", "undecided", "missing", "agree"]
+    table = scorecard_summary(card)
+    assert list(table["figure"]) == [FIGURE, "toy4/stats/fig.H_q_x.png"]
+    first = table.iloc[0]
+    assert (first["points"], first["agree"], first["disagree"], first["undecided"], first["missing"]) == (4, 1, 1, 1, 1)
+    assert first["agree_fraction"] == pytest.approx(0.25)
+    page = scorecard_html(card, table)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<b>2 of 5</b>" in page and "1 / 4" in page
+    assert page.count('<tr class="disagree">') == 1 and page.count('<tr class="undecided">') == 1
+
+
+READINGS = {"figures": {
+    "toy4_20/stats/fig.H_q_x.png": {
+        "MIM_blue": [{"mean": 2.0, "bar_top": 3.0, "bar_bot": 1.5, "z_dim": 2},
+                     {"mean": 4.0, "bar_top": None, "bar_bot": None, "z_dim": 4}],
+        "VAE_red": [{"mean": 6.0, "bar_top": 6.5, "bar_bot": None, "z_dim": 2},
+                    {"mean": 9.0, "bar_top": 11.5, "bar_bot": None}],  # read by eye: no x, but in the range
+    },
+}}
+
+
+def test_published_points_from_the_readings():
+    points = published_points(READINGS)
+    assert list(points.columns) == POINT_COLUMNS
+    assert len(points) == 3  # the eye-read point is left out
+    assert set(points["experiment"]) == {"bottleneck_toy4_20"} and set(points["metric"]) == {"H_q_x"}
+    assert list(points["model"]) == ["mim", "mim", "vae"] and list(points["x"]) == [2, 4, 2]
+    assert set(points["x_name"]) == {"z_dim"}
+    y_range = 1.1 * (11.5 - 1.5)
+    np.testing.assert_allclose(points["y_range"], y_range)
+    np.testing.assert_allclose(points["half_bar"], [0.75, 0.03 * y_range, 0.5])
+    assert points["bar_bot"].isna().tolist() == [False, True, True]
+
+
+def test_published_points_reject_an_unknown_figure():
+    with pytest.raises(ValueError, match="unknown published figure"):
+        published_points({"figures": {"toy8/stats/fig.MI_ksg.png": {}}})
+
+
+@pytest.fixture(scope="module")
+def checked_in(repo_root) -> pd.DataFrame:
+    return pd.read_csv(repo_root / "reference" / "published" / "published_points.csv")
+
+
+def test_the_checked_in_published_points(checked_in):
+    assert list(checked_in.columns) == POINT_COLUMNS
+    assert len(checked_in) == 250  # every point of the 16 figures that has an x value
+    assert checked_in["figure"].nunique() == 16 and set(checked_in["experiment"]) == set(PUBLISHED_EXPERIMENTS)
+    assert not checked_in.duplicated(["figure", "model", "x"]).any()
+    key = checked_in.set_index(["experiment", "metric", "model", "x"])
+    mim5 = key.loc[("toy2d", "MI_ksg", "mim", 5)]
+    assert (mim5["published_mean"], mim5["bar_top"], mim5["bar_bot"]) == (4.8802, 6.7929, 2.9861)
+    assert mim5["half_bar"] == pytest.approx((6.7929 - 2.9861) / 2, abs=1e-5)
+    vae100 = key.loc[("toy2d", "MI_ksg", "vae", 100)]  # one visible end
+    assert math.isnan(vae100["bar_bot"]) and vae100["half_bar"] == pytest.approx(1.519 - 1.2034, abs=1e-5)
+    hidden = key.loc[("toy2d", "MI_ksg", "mim", 20)]
+    assert hidden["half_bar"] == pytest.approx(0.03 * hidden["y_range"], rel=1e-5)
+    assert key.loc[("bottleneck_fmnist20", "H_q_x", "vae", 2), "x_name"] == "z_dim"
+
+
+@pytest.mark.skipif(not READINGS_JSON.exists(), reason="the figure readings JSON is not on this machine")
+def test_the_checked_in_points_are_the_readings(checked_in):
+    readings = json.loads(READINGS_JSON.read_text())
+    with_x = sum(1 for series in readings["figures"].values() for points in series.values() for p in points
+                 if p.get("mid_dim") is not None or p.get("z_dim") is not None)
+    assert len(checked_in) == with_x
+    pd.testing.assert_frame_equal(checked_in, published_points(readings), check_dtype=False, rtol=1e-5)

@@ -1,0 +1,18 @@
+"""Snakemake adapter: the published stats-figure points against our seed means (rule fidelity_scorecard)."""
+
+import pandas as pd
+
+from mimflow.core.io import write_bytes_atomic
+from mimflow.core.joblog import job_logger
+from mimflow.core.scorecard import fidelity_scorecard, scorecard_html, scorecard_summary
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = job_logger(sm.log[0], sm.rule)
+summaries = {name: pd.read_csv(path) for name, path in zip(sm.params.experiments, sm.input.summaries, strict=True)}
+card = fidelity_scorecard(pd.read_csv(sm.input.published), summaries)
+summary = scorecard_summary(card)
+write_bytes_atomic(card.to_csv(index=False).encode(), sm.output.table)
+write_bytes_atomic(summary.to_csv(index=False).encode(), sm.output.summary)
+write_bytes_atomic(scorecard_html(card, summary).encode(), sm.output.html)
+counts = card["verdict"].value_counts()
+log.info("%d published points: %s", len(card), ", ".join(f"{v} {k}" for k, v in counts.items()))
