@@ -63,7 +63,9 @@ def _resume_state(path: Path | None, settings: dict[str, Any]) -> dict | None:
     """The saved state when it belongs to these settings; None (and a log line) otherwise."""
     if path is None or not path.exists():
         return None
-    state = torch.load(path, weights_only=False, map_location="cpu")  # RNG states must stay on the CPU
+    # RNG states must stay on the CPU (set_state takes a CPU ByteTensor); weights and optimizer state
+    # move to the model's device when they are loaded into it.
+    state = torch.load(path, weights_only=False, map_location="cpu")
     if state.get("settings") != settings:
         log.warning("resume checkpoint %s was written for other settings: starting afresh", path)
         return None
@@ -89,9 +91,10 @@ def fit(
 
     `run_epoch` trains one epoch and returns its record: a dataclass with `epoch`, `wall_time_s`
     (filled in here) and `loss_field`, the validation loss that selects the best checkpoint. A
-    non-finite validation loss raises NonFiniteLossError, or with `non_finite="skip"` (the original
-    low-dimensional code) is logged and the epoch is no best candidate; then only a run without any
-    finite checkpoint fails. When `resume_path` is given, the full state is
+    non-finite validation loss raises NonFiniteLossError ("raise"); with "skip" (the original
+    low-dimensional code) it is logged and the epoch is no best candidate; with "stop" (the original
+    image code) it is logged and training stops at the best checkpoint so far. With either, only a
+    run without any finite checkpoint fails. When `resume_path` is given, the full state is
     saved there after every epoch and a run whose settings match resumes from it.
     """
     result, start = FitResult(), 1
@@ -100,6 +103,8 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():  # model-side noise on CUDA
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         result = FitResult(state["best_epoch"], state["best_loss"], state["best_state"],
                            [record_type(**r) for r in state["history"]], state["stopped_early"],
                            state["epoch_states"])
@@ -112,9 +117,10 @@ def fit(
         finite = math.isfinite(loss)
         if not finite:
             message = f"non-finite {loss_field} ({loss}) at epoch {epoch}"
-            if non_finite != "skip":
+            if non_finite not in ("skip", "stop"):
                 raise NonFiniteLossError(message)
-            log.warning("%s: not a best-checkpoint candidate", message)
+            log.warning("%s: %s", message, "not a best-checkpoint candidate" if non_finite == "skip"
+                        else "training stops at the best checkpoint so far")
         record.wall_time_s = time.perf_counter() - started
         result.history.append(record)
         if record_states:
@@ -122,7 +128,8 @@ def fit(
         if finite and epoch >= stop_rule.candidate_from and loss < result.best_loss:
             result.best_epoch, result.best_loss = epoch, loss
             result.best_state = copy.deepcopy(model.state_dict())
-        stop = stop_rule.epochs_without_improvement(epoch, result.best_epoch) > stop_rule.patience
+        stop = stop_rule.epochs_without_improvement(epoch, result.best_epoch) > stop_rule.patience or \
+            (not finite and non_finite == "stop")
         result.stopped_early = stop
         if on_epoch is not None:
             on_epoch(model, record)
@@ -130,6 +137,7 @@ def fit(
             save_torch_atomic({
                 "settings": settings, "epoch": epoch, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 "best_epoch": result.best_epoch, "best_loss": result.best_loss, "best_state": result.best_state,
                 "history": [asdict(r) for r in result.history], "stopped_early": stop,
                 "finished": stop or epoch == epochs, "epoch_states": result.epoch_states,

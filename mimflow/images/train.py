@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from ..core.fit import FitResult, StopRule, check_finite, fit
+from ..core.fit import FitResult, StopRule, fit
 from .data import ImageData, default_device, sampling_generator
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
@@ -62,8 +62,7 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
             x = torch.bernoulli(data.x_train[index], generator=generator).to(device)  # dynamic binarisation
             optimizer.zero_grad(set_to_none=True)
             loss, _ = image_loss(model, x, cfg.objective, beta, noise)
-            check_finite(loss, epoch, "training")
-            loss.backward()
+            loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
             optimizer.step()
             total, batches = total + loss.item(), batches + 1
         return ImageEpochRecord(epoch, beta, total / batches, validation_loss(model, data.x_val, cfg, device, noise),
@@ -71,6 +70,6 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
 
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
     result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), ImageEpochRecord,
-                 resume_path, on_epoch, loss_field="val_loss")
+                 resume_path, on_epoch, loss_field="val_loss", non_finite="stop")
     model.eval()
     return model, result

@@ -151,3 +151,24 @@ def test_resume_continues_after_the_last_saved_epoch(tmp_path):
     assert seen == [2, 3, 4]  # epoch 2 crashed before its save, so it runs again, once
     assert [r.epoch for r in result.history] == [1, 2, 3, 4]
     assert result.best_epoch == 4
+
+
+def test_stop_policy_ends_training_at_the_best_finite_checkpoint():
+    model, result = fit_with_losses([2.0, 1.0, math.nan, 0.5], StopRule(1, 1, 5), non_finite="stop")
+    assert [r.epoch for r in result.history] == [1, 2, 3] and result.stopped_early
+    assert (result.best_epoch, result.best_loss) == (2, 1.0) and model.weight.item() == 2
+
+
+def test_resume_state_keeps_rng_states_on_the_cpu(tmp_path):
+    """A resume.pt loaded onto another device breaks generator.set_state (the CUDA retry failure: the
+    state must be a CPU ByteTensor); core.fit loads it onto the CPU, whatever device trains."""
+    from mimflow.core.fit import _resume_state
+
+    fit_with_losses([3.0, 2.0], StopRule(1, 1, 5), tmp_path)
+    moved = torch.load(tmp_path / "resume.pt", weights_only=False, map_location="meta")
+    with pytest.raises((RuntimeError, TypeError)):
+        torch.Generator().set_state(moved["generator"])  # today's failure, reproduced without a GPU
+    state = _resume_state(tmp_path / "resume.pt", {"k": 1})
+    assert state["generator"].device.type == "cpu"
+    torch.Generator().set_state(state["generator"])
+    assert "cuda_rng" in state  # saved (None without CUDA) and restored on CUDA machines

@@ -114,3 +114,23 @@ def test_model_checkpoint_round_trip(tmp_path):
     assert (state["best_epoch"], state["epochs_run"]) == (1, 1)
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
+
+
+def test_non_finite_validation_stops_at_the_best_checkpoint(monkeypatch, caplog):
+    """The original image code: a NaN validation loss stops training and the best checkpoint is kept."""
+    import mimflow.images.train as image_train
+
+    real, calls = image_train.image_loss, []
+
+    def nan_from_epoch_2(model, x, objective, beta, generator):
+        calls.append(model.training)
+        epoch_two = sum(calls) > 2  # 40 images at batch 20: 2 training steps per epoch
+        loss, parts = real(model, x, objective, beta, generator)
+        return (loss * float("nan"), parts) if epoch_two else (loss, parts)
+
+    monkeypatch.setattr(image_train, "image_loss", nan_from_epoch_2)
+    with caplog.at_level(logging.WARNING):
+        model, result = train_image(config(epochs=4), tiny_data(), CPU)
+    assert "training stops at the best checkpoint" in caplog.text
+    assert [r.epoch for r in result.history] == [1, 2] and result.best_epoch == 1 and result.stopped_early
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
