@@ -19,7 +19,8 @@ from mimflow.core.scorecard import (
     scorecard_summary,
 )
 
-READINGS_JSON = Path("/work/shared/reference/published-figures.json")  # the readings, where this machine has them
+# The figure readings sit in ../shared beside the checkout (as in CI), where a machine has them.
+READINGS_JSON = Path(__file__).resolve().parents[3] / "shared" / "reference" / "published-figures.json"
 FIGURE = "toy4/stats/fig.MI_ksg.png"
 nan = np.nan
 
