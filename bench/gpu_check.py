@@ -1,58 +1,148 @@
-"""GPU check (bench/gpu_check.sh): one convhvae_2level VampPrior epoch on MNIST-shaped data and one
-evaluation batch; prints epoch time, images/s and peak GPU memory. Runs on CPU too (much slower)."""
+"""Image-model throughput check (bench/gpu_check.sh): one Markdown table for bench/RESULTS.md.
+
+For each of the 8 (model, prior) combinations of the paper's image grid (convhvae-vae, convhvae-smim,
+pixelhvae-vae, pixelhvae-amim; VampPrior and standard prior) and each precision (fp32, the original's, and
+the opt-in fast path bf16), it times the real training code (mimflow.images.train.train_image: epoch =
+training steps + validation at the dataset's train/validation ratio) on MNIST-shaped data, then the
+importance-sampled test NLL (mimflow.images.evaluate's estimator, passes sized to the device, VampPrior
+encoded once) against the original's layout of 100 copies per pass. It reports images/s, peak GPU memory,
+and projects the GPU-hours of the 240-run grid at its epoch cap. Runs on the CPU too, at reduced sizes.
+
+Usage: python bench/gpu_check.py [--train-images N] [--is-samples S] [--is-images M] [--precisions fp32,bf16]
+"""
 from __future__ import annotations
 
-import sys
+import argparse
+import contextlib
+import platform
 import time
 
 import torch
 
-from mimflow.images.data import default_device
-from mimflow.images.losses import image_loss, importance_sampled_nll
-from mimflow.images.model import build_image_model
-from mimflow.images.optim import AdamNormGrad
+from mimflow.images.data import ImageData, sampling_generator
+from mimflow.images.device import numerics, resolve_device
+from mimflow.images.losses import auto_pass_copies, importance_sampled_nll
 from mimflow.images.settings import ImageRunConfig
+from mimflow.images.train import train_image
+
+GRID_MODELS = [("convhvae_2level", "vae"), ("convhvae_2level", "smim"), ("pixelhvae_2level", "vae"),
+               ("pixelhvae_2level", "amim")]
+PRIORS = ("vampprior", "standard")
+# (train, validation, test) images of the three datasets (MNIST and Fashion-MNIST alike; OMNIGLOT).
+DATASET_SIZES = {"dynamic_mnist": (50000, 10000, 10000), "dynamic_fashion_mnist": (50000, 10000, 10000),
+                 "omniglot": (23000, 1345, 8070)}
+SEEDS, EPOCH_CAP, IS_SAMPLES = 10, 2000, 5000
 
 
-def main(n_train: int = 50000, objective: str = "smim", is_samples: int = 5000) -> None:
-    device = default_device()
-    print(f"device: {device} ({torch.cuda.get_device_name(0) if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}")
-    cfg = ImageRunConfig(dataset="dynamic_mnist", arch="convhvae_2level", objective=objective, prior="vampprior",
-                         seed=1, warmup=1)
-    generator = torch.Generator().manual_seed(1)
-    x_train = torch.rand(n_train, 784, generator=generator)  # grey levels of MNIST shape
-    torch.manual_seed(1)
-    model = build_image_model(cfg)
-    model.init_pseudoinputs(x_train, generator)
-    model.to(device)
-    optimizer = AdamNormGrad(model.parameters(), lr=cfg.lr)
+def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
+
+
+def fake_mnist(n_train: int, n_val: int, n_test: int, seed: int = 0) -> ImageData:
+    """Blocky grey images of MNIST shape (the speed does not depend on the pixel values)."""
+    g = torch.Generator().manual_seed(seed)
+    n = n_train + n_val + n_test
+    coarse = torch.rand(n, 1, 7, 7, generator=g)
+    grey = torch.nn.functional.interpolate(coarse, scale_factor=4).view(n, 784)
+    binary = torch.bernoulli(grey, generator=g)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    return ImageData(grey[:n_train], labels[:n_train], binary[n_train:n_train + n_val],
+                     labels[n_train:n_train + n_val], binary[n_train + n_val:], labels[n_train + n_val:])
+
+
+def time_training(cfg: ImageRunConfig, data: ImageData, device: torch.device) -> float:
+    """Seconds of the second epoch (the first pays cuDNN autotuning and allocator warm-up)."""
+    stamps: list[float] = []
+
+    def stamp(model, record) -> None:
+        synchronize(device)
+        stamps.append(time.perf_counter())
+
+    synchronize(device)
     start = time.perf_counter()
-    model.train()
-    for batch in x_train.split(cfg.batch_size):
-        x = torch.bernoulli(batch).to(device)
-        optimizer.zero_grad(set_to_none=True)
-        loss, _ = image_loss(model, x, cfg.objective, 1.0)
-        loss.backward()
-        optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    epoch_s = time.perf_counter() - start
-    model.eval()
-    start = time.perf_counter()
-    nll = importance_sampled_nll(model, torch.bernoulli(x_train[:100]).to(device), is_samples, 100)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    eval_s = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else float("nan")
-    print(f"train epoch ({n_train} images, {objective}, batch {cfg.batch_size}): {epoch_s:.1f} s, "
-          f"{n_train / epoch_s:.0f} images/s, final loss {loss.item():.2f}")
-    print(f"evaluation batch (100 test images x S={is_samples} importance samples): {eval_s:.1f} s, mean NLL {nll.mean():.2f}")
-    print(f"peak GPU memory: {peak:.0f} MiB")
+    train_image(cfg, data, device, None, stamp)
+    return stamps[1] - stamps[0] if len(stamps) > 1 else stamps[0] - start
+
+
+def time_is_nll(cfg: ImageRunConfig, data: ImageData, device: torch.device, n_samples: int,
+                pass_copies: int, prior_once: bool = True) -> float:
+    """Seconds per test image of the importance-sampled NLL with `pass_copies` copies per pass; prior_once=False
+    re-encodes the VampPrior's pseudo-inputs in every pass, as the original."""
+    from mimflow.images.model import build_image_model
+
+    torch.manual_seed(cfg.seed)
+    model = build_image_model(cfg).to(device).eval()
+    noise = sampling_generator(torch.Generator().manual_seed(cfg.seed), device)
+    x = data.x_test.to(device)
+    per_call = max(1, pass_copies // n_samples)
+    fixed = model.fixed_prior() if prior_once else contextlib.nullcontext()
+    with torch.no_grad(), numerics(cfg.image_precision, device), fixed:
+        importance_sampled_nll(model, x[:per_call], n_samples, pass_copies, noise)  # warm-up
+        synchronize(device)
+        start = time.perf_counter()
+        for chunk in x.split(per_call):
+            importance_sampled_nll(model, chunk, n_samples, pass_copies, noise)
+        synchronize(device)
+    return (time.perf_counter() - start) / len(x)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    parser.add_argument("--train-images", type=int, default=None, help="per epoch (default 10000 GPU, 200 CPU)")
+    parser.add_argument("--is-samples", type=int, default=None, help="S (default 5000 GPU, 200 CPU)")
+    parser.add_argument("--is-images", type=int, default=None, help="test images timed (default 10 GPU, 4 CPU)")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    gpu = device.type == "cuda"
+    n_train = args.train_images or (10000 if gpu else 200)
+    n_samples = args.is_samples or (IS_SAMPLES if gpu else 200)
+    n_is = args.is_images or (10 if gpu else 4)
+    data = fake_mnist(n_train, n_train // 5, n_is)  # MNIST's train:validation ratio
+    name = torch.cuda.get_device_name(device) if gpu else platform.processor() or "cpu"
+    print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}; "
+          f"{n_train} training + {n_train // 5} validation images per epoch; IS-NLL S = {n_samples} on {n_is} images")
+    print()
+    print("| model | prior | precision | train images/s (epoch incl. validation) | IS-NLL images/s, sized passes "
+          "(copies) | IS-NLL images/s, the original's passes (100 copies, prior re-encoded) | peak GPU MiB | projected GPU-h, 30 runs |")
+    print("|---|---|---|---|---|---|---|---|")
+    total_h = {}
+    for precision in args.precisions.split(","):
+        total_h[precision] = 0.0
+        for arch, objective in GRID_MODELS:
+            for prior in PRIORS:
+                cfg = ImageRunConfig(dataset="dynamic_mnist", arch=arch, objective=objective, prior=prior, seed=1,
+                                     epochs=2, warmup=1, image_precision=precision,
+                                     use_training_data_init=n_train >= 500)  # K = 500 pseudo-inputs
+                if gpu:
+                    torch.cuda.reset_peak_memory_stats(device)
+                epoch_s = time_training(cfg, data, device)
+                train_ips = n_train / epoch_s
+                from mimflow.images.model import build_image_model
+
+                probe = build_image_model(cfg).to(device).eval()
+                with numerics(precision, device):
+                    copies = auto_pass_copies(probe, n_samples, device)
+                del probe
+                is_s = time_is_nll(cfg, data, device, n_samples, copies)
+                is_s_original = time_is_nll(cfg, data, device, n_samples, 100, prior_once=False)
+                peak = torch.cuda.max_memory_allocated(device) / 2**20 if gpu else float("nan")
+                # Projection at the paper's S and epoch cap: 10 seeds x 3 datasets of this (model, prior).
+                per_image_is = is_s * IS_SAMPLES / n_samples
+                hours = 0.0
+                for n_tr, _, n_te in DATASET_SIZES.values():
+                    hours += SEEDS * (EPOCH_CAP * n_tr / train_ips + n_te * per_image_is) / 3600
+                total_h[precision] += hours
+                print(f"| {arch}-{objective} | {prior} | {precision} | {train_ips:.0f} | {1 / is_s:.2f} ({copies}) | "
+                      f"{1 / is_s_original:.2f} | {peak:.0f} | {hours:.0f} |", flush=True)
+    print()
+    for precision, hours in total_h.items():
+        print(f"projected 240-run grid at {precision}: {hours:.0f} device-hours at the {EPOCH_CAP}-epoch cap "
+              f"(early stopping ends most runs sooner), IS-NLL at S = {IS_SAMPLES}"
+              + ("" if gpu else "; CPU figures, at reduced sizes"))
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main(*(a if i == 1 else int(a) for i, a in enumerate(args)))
+    main()

@@ -35,6 +35,9 @@ PCA_SIGNS = ("sklearn-0.21", "sklearn-1.9")  # fidelity.pca_sign: svd_flip from 
 AFFINE_GEOMETRIES = ("torchvision-0.2.1", "tensor-affine")  # fidelity.affine_geometry (PCA augmentation)
 NON_FINITE_POLICIES = ("skip", "raise")  # fidelity.non_finite_test_loss
 DENSITY_PLANES = ("zero_padded", "marginal")  # fidelity.density_plane: P(x) contours of >2-D toy data
+IMAGE_PRECISIONS = ("fp32", "tf32", "bf16")  # fidelity.image_precision: numerics of image training/evaluation
+MASKED_CONV_GRADS = ("original", "masked")  # fidelity.masked_conv_grad: PixelCNN masked-weight gradients
+IMAGE_DEVICES = ("cuda", "cpu", "auto")  # images.device
 
 FIGURE_FAMILIES = ("stats", "runs", "animation")
 

@@ -164,6 +164,9 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
         for switch in GLOBAL_ONLY_SWITCHES & set(exp.get("fidelity", {})):
             raise ConfigError(f"config key experiments.{name}.fidelity.{switch}: not allowed per experiment "
                               f"(it changes the shared PCA dataset file); allowed: set fidelity.{switch} globally")
+        for switch in set(IMAGE_SWITCHES) & set(exp.get("fidelity", {})):
+            raise ConfigError(f"config key experiments.{name}.fidelity.{switch}: not allowed per experiment "
+                              f"(it applies to the image runs only); allowed: set fidelity.{switch} globally")
     unknown = [e for e in config["run_experiments"] if e not in config["experiments"]]
     if unknown:
         raise ConfigError(f"config key run_experiments: {unknown} not defined; allowed: {sorted(config['experiments'])}")
@@ -171,6 +174,8 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
 
 # Fidelity switches that change the one built PCA dataset file, so no experiment may override them.
 GLOBAL_ONLY_SWITCHES = {"pca_sign", "affine_geometry"}
+# Fidelity switches of the image runs (which belong to no experiment): global only.
+IMAGE_SWITCHES = ("image_precision", "masked_conv_grad")
 
 # The fidelity switch that sets beta's schedule of each joint-entropy (R_H) model.
 R_H_BETA_SWITCHES = {"mim-minusH": "mim_minus_h_beta", "vae-plusH": "vae_plus_h_beta"}
@@ -255,7 +260,7 @@ def image_run_settings(config: dict[str, Any], dataset: str, arch: str, objectiv
                        seed: int) -> dict[str, Any]:
     """Resolved ImageRunConfig fields of one image run."""
     return {**config["images"]["training"], "dataset": dataset, "arch": arch, "objective": objective,
-            "prior": prior, "seed": int(seed)}
+            "prior": prior, "seed": int(seed), **{switch: config["fidelity"][switch] for switch in IMAGE_SWITCHES}}
 
 
 def image_runs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:

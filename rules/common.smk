@@ -60,11 +60,15 @@ def image_table_inputs(wildcards):
     return {"metrics": [f"{f}/metrics.json" for f in folders], "provenance": [f"{f}/provenance.json" for f in folders]}
 
 
+# Per-run figures of an image run (the original's names); pseudoinputs.png is added for the VampPrior.
+IMAGE_RUN_FIGURES = ("generations", "real", "reconstructions", "real_recon", "z_embed", "histogram_test")
+
+
 def image_targets():
     targets = [SUMMARY_TABLE.format(experiment="images")]
     for run in image_runs(config):
         folder = IMAGE_RUN_DIR.format(**run)
-        targets += [f"{folder}/{name}.png" for name in ("generations", "real_recon", "z_embed")]
+        targets += [f"{folder}/{name}.png" for name in IMAGE_RUN_FIGURES]
         if run["prior"] == "vampprior":
             targets.append(f"{folder}/pseudoinputs.png")
     return targets

@@ -13,6 +13,7 @@ rule train_image:
         settings=image_settings,
         # Written every epoch beside the outputs (never deleted by Snakemake): a killed job resumes.
         resume=f"{IMAGE_RUN_DIR}/resume.pt",
+        device=config["images"]["device"],
     log:
         job_log("train_image", IMAGE_RUN_NAME),
     benchmark:
@@ -38,6 +39,7 @@ rule evaluate_image:
         provenance=f"{IMAGE_RUN_DIR}/eval_provenance.json",
     params:
         evaluation=config["images"]["evaluation"],
+        device=config["images"]["device"],
     log:
         job_log("evaluate_image", IMAGE_RUN_NAME),
     threads: config["images"]["threads"]
@@ -70,6 +72,20 @@ rule image_figures:
             subcategory="{dataset}: reconstructions",
             labels=IMAGE_LABELS,
         ),
+        real=report(
+            f"{IMAGE_RUN_DIR}/real.png",
+            caption="../report/real.rst",
+            category="Image runs",
+            subcategory="{dataset}: test images",
+            labels=IMAGE_LABELS,
+        ),
+        reconstructions=report(
+            f"{IMAGE_RUN_DIR}/reconstructions.png",
+            caption="../report/reconstructions.rst",
+            category="Image runs",
+            subcategory="{dataset}: reconstructions",
+            labels=IMAGE_LABELS,
+        ),
         z_embed=report(
             f"{IMAGE_RUN_DIR}/z_embed.png",
             caption="../report/z_embed.rst",
@@ -79,6 +95,7 @@ rule image_figures:
         ),
     params:
         figure_images=config["images"]["evaluation"]["figure_images"],
+        device=config["images"]["device"],
     log:
         job_log("image_figures", IMAGE_RUN_NAME),
     threads: config["images"]["threads"]
@@ -90,6 +107,26 @@ rule image_figures:
         "../envs/mimflow.yaml"
     script:
         "../workflow_scripts/image_figures.py"
+
+
+rule nll_histogram:
+    input:
+        nll=f"{IMAGE_RUN_DIR}/test_nll.npy",
+        metrics=f"{IMAGE_RUN_DIR}/metrics.json",
+    output:
+        report(
+            f"{IMAGE_RUN_DIR}/histogram_test.png",
+            caption="../report/histogram_test.rst",
+            category="Image runs",
+            subcategory="{dataset}: test NLL histogram",
+            labels=IMAGE_LABELS,
+        ),
+    log:
+        job_log("nll_histogram", IMAGE_RUN_NAME),
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/nll_histogram.py"
 
 
 rule pseudoinput_figure:

@@ -7,7 +7,8 @@ from mimflow.core.io import write_json_atomic
 from mimflow.core.joblog import job_logger
 from mimflow.core.provenance import now, provenance_record
 from mimflow.core.seeds import stream
-from mimflow.images.data import default_device, seeded_generators
+from mimflow.images.data import seeded_generators
+from mimflow.images.device import claim_job_device_or_exit
 from mimflow.images.evaluate import evaluate_image
 from mimflow.images.model import load_run
 from mimflow.images.settings import ImageEvaluationConfig
@@ -16,7 +17,8 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
-device = default_device()
+job = claim_job_device_or_exit(sm.params.device, log)  # holds this job's GPU until it ends
+device = job.device
 model, cfg, state, data = load_run(sm.input.model, sm.input.data, device)
 ev = ImageEvaluationConfig.from_dict(dict(sm.params.evaluation))
 generator, noise = seeded_generators(stream(cfg.seed, "evaluation"), device)

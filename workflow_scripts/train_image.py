@@ -7,7 +7,8 @@ from mimflow.core.checkpoint import save_checkpoint
 from mimflow.core.io import write_csv_atomic, write_json_atomic
 from mimflow.core.joblog import job_logger
 from mimflow.core.provenance import now, provenance_record
-from mimflow.images.data import default_device, load_image_data
+from mimflow.images.data import load_image_data
+from mimflow.images.device import claim_job_device_or_exit
 from mimflow.images.settings import ImageRunConfig
 from mimflow.images.train import train_image
 
@@ -16,7 +17,8 @@ log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()
 cfg = ImageRunConfig.from_dict(dict(sm.params.settings))
-device = default_device()
+job = claim_job_device_or_exit(sm.params.device, log)  # ends the job in one line if CUDA is unusable
+device = job.device
 resume = Path(sm.params.resume)
 log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
 

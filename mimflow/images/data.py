@@ -30,10 +30,6 @@ def load_image_data(path: str | Path, max_train_images: int = 0) -> ImageData:
                      raw["x_test"].to(torch.float32), raw["y_test"].long())
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def sampling_generator(generator: torch.Generator, device: torch.device) -> torch.Generator | None:
     """Model-side noise uses the run's CPU generator on CPU (bit-reproducible); on CUDA the seeded global RNG."""
     return generator if device.type == "cpu" else None

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..names import MASKED_CONV_GRADS
+
 if TYPE_CHECKING:
     from .model import HVAEConfig
 
@@ -46,10 +48,16 @@ def log_bernoulli(x: torch.Tensor, probs: torch.Tensor, dim: int = -1) -> torch.
     return (x * p.log() + (1.0 - x) * (1.0 - p).log()).sum(dim)
 
 
-def reparameterize(mean: torch.Tensor, logvar: torch.Tensor,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """mean + exp(logvar / 2) * eps with eps ~ N(0, I) drawn from `generator`."""
-    eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """float32 for a half/bfloat16 tensor (from bf16 autocast); any other tensor itself, unchanged."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
+                   eps: torch.Tensor | None = None) -> torch.Tensor:
+    """mean + exp(logvar / 2) * eps with eps ~ N(0, I) drawn from `generator`, or the given eps."""
+    if eps is None:
+        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     return mean + (0.5 * logvar).exp() * eps
 
 
@@ -86,14 +94,23 @@ class MaskedConv2d(nn.Conv2d):
 
     Type 'A' also hides the centre pixel (first layer: no pixel sees itself); type 'B' keeps it.
     The mask acts on all input channels alike, as in the original (no colour ordering).
+
+    grad_mode (fidelity.masked_conv_grad) decides what the masked weights' gradients are:
+    - "original": zero the masked weights in place before each pass (the original's
+      ``weight.data *= mask``). The forward is the same, but the masked positions still get gradients, and
+      those count in AdamNormGrad's per-tensor gradient norm (the published training dynamics).
+    - "masked": multiply by the mask inside the graph, so masked positions get exactly zero gradient.
     """
 
     def __init__(self, mask_type: str, in_channels: int, out_channels: int, kernel_size: int,
-                 stride: int = 1, padding: int = 0, bias: bool = True):
+                 stride: int = 1, padding: int = 0, bias: bool = True, grad_mode: str = "original"):
         if mask_type not in ("A", "B"):
             raise ValueError(f"mask_type {mask_type!r} is not one of ['A', 'B']")
+        if grad_mode not in MASKED_CONV_GRADS:
+            raise ValueError(f"masked_conv_grad {grad_mode!r} is not one of {list(MASKED_CONV_GRADS)}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
         self.mask_type = mask_type
+        self.grad_mode = grad_mode
         k_h, k_w = self.kernel_size
         mask = torch.ones_like(self.weight)
         mask[:, :, k_h // 2, k_w // 2 + (mask_type == "B"):] = 0  # centre row: right of (or from) centre
@@ -101,8 +118,14 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Masking the weight in the graph (not in place) also keeps masked entries' gradients at zero.
-        return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.grad_mode == "original":
+            # Through .data, as the original: no version bump, so a second pass in the same graph (SymMIM's
+            # prior path) does not invalidate the first one's saved weight.
+            self.weight.data.mul_(self.mask)
+            weight = self.weight
+        else:
+            weight = self.weight * self.mask
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 def he_init_linear(module: nn.Module) -> None:
@@ -179,7 +202,7 @@ class PixelCNNDecoder(nn.Module):
         layers: list[nn.Module] = []
         for i in range(PIXEL_LAYERS):
             layers += [MaskedConv2d("A" if i == 0 else "B", 3 * c if i == 0 else DECODER_CHANNELS,
-                                    DECODER_CHANNELS, 3, 1, 1, bias=False),
+                                    DECODER_CHANNELS, 3, 1, 1, bias=False, grad_mode=cfg.masked_conv_grad),
                        nn.BatchNorm2d(DECODER_CHANNELS), nn.ReLU()]
         self.pixelcnn = nn.Sequential(*layers)
         self.out = nn.Conv2d(DECODER_CHANNELS, c, 1)

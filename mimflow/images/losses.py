@@ -14,12 +14,17 @@ import torch
 from ..core.losses import mim_loss
 from ..core.settings import check_choice
 from ..names import IMAGE_OBJECTIVES
-from .layers import log_bernoulli, log_normal_diag
+from .layers import full_precision, log_bernoulli, log_normal_diag
 from .model import HVAE2Level
 
 
 def _log_densities(model: HVAE2Level, x: torch.Tensor, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The five per-sample log-densities at one joint sample, from `out` keyed as HVAE2Level.forward."""
+    """The five per-sample log-densities at one joint sample, from `out` keyed as HVAE2Level.forward.
+
+    Never below float32: under bf16 autocast (fidelity.image_precision: bf16) only the networks run in bf16;
+    other tensors pass unchanged, so fp32 runs are unchanged.
+    """
+    out = {name: full_precision(value) for name, value in out.items()}
     z1, z2 = out["z1_q"], out["z2_q"]
     return dict(
         log_p_x_given_z=log_bernoulli(x, out["x_mean"]),
@@ -30,10 +35,11 @@ def _log_densities(model: HVAE2Level, x: torch.Tensor, out: dict[str, torch.Tens
     )
 
 
-def vae_elbo_terms(model: HVAE2Level, x: torch.Tensor,
-                   generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """Single-sample terms at z ~ q(z|x): the five log-densities (B,) and their sum "elbo"."""
-    t = _log_densities(model, x, model(x, generator))
+def vae_elbo_terms(model: HVAE2Level, x: torch.Tensor, generator: torch.Generator | None = None,
+                   noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Single-sample terms at z ~ q(z|x) (or at the given encoder noise): the five log-densities (B,) and
+    their sum "elbo"."""
+    t = _log_densities(model, x, model(x, generator, noise))
     t["elbo"] = (t["log_p_x_given_z"] + t["log_p_z1_given_z2"] + t["log_p_z2"]
                  - t["log_q_z1_given_x_z2"] - t["log_q_z2_given_x"])
     return t
@@ -109,30 +115,60 @@ def image_loss(model: HVAE2Level, x: torch.Tensor, objective: str, beta: float,
     return total, terms
 
 
+def importance_pass_plan(n_images: int, n_samples: int, pass_copies: int) -> list[tuple[int, int, int, int]]:
+    """The forward passes of the IS estimate, each (first image, end image, first sample, end sample).
+
+    A pass holds at most `pass_copies` image copies: with S <= pass_copies, pass_copies // S whole images
+    (S copies each); otherwise each image in chunks of pass_copies samples. pass_copies = 100 is the
+    original's layout (MB = 100: 50 passes per image at S = 5000).
+    """
+    if n_samples < 1 or pass_copies < 1:
+        raise ValueError(f"n_samples and pass_copies must be >= 1, got n_samples={n_samples}, pass_copies={pass_copies}")
+    if n_samples <= pass_copies:
+        per_pass = pass_copies // n_samples
+        return [(i, min(i + per_pass, n_images), 0, n_samples) for i in range(0, n_images, per_pass)]
+    return [(i, i + 1, s, min(s + pass_copies, n_samples))
+            for i in range(n_images) for s in range(0, n_samples, pass_copies)]
+
+
 @torch.no_grad()
-def importance_sampled_nll(model: HVAE2Level, x: torch.Tensor, n_samples: int, batch: int = 100,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
+def importance_sampled_nll(model: HVAE2Level, x: torch.Tensor, n_samples: int, pass_copies: int = 100,
+                           generator: torch.Generator | None = None,
+                           noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Per-image NLL -(logsumexp_s w_s - log S), shape (B,), w_s the VAE log-weights at z_s ~ q(z|x).
 
-    At most `batch` image copies go through the model at once (the original's MB): with S >= batch each
-    image is done in chunks of `batch` copies, otherwise batch // S images (S copies each) per pass.
+    The passes follow importance_pass_plan(B, S, pass_copies); only the order of the random draws depends
+    on it. noise: fixed encoder draws (eps_z2 (B, S, z2_size), eps_z1 (B, S, z1_size)) used instead of
+    `generator`, with which every pass layout gives the same estimate.
     Call model.eval() first (BatchNorm of the pixel decoder would otherwise use batch statistics).
     """
-    if n_samples < 1 or batch < 1:
-        raise ValueError(f"n_samples and batch must be >= 1, got n_samples={n_samples}, batch={batch}")
-    log_weights = []  # one (images, S) block per group of images
-    if n_samples >= batch:
-        for image in x:
-            row = []
-            for start in range(0, n_samples, batch):
-                copies = image.unsqueeze(0).expand(min(batch, n_samples - start), -1)
-                row.append(vae_elbo_terms(model, copies, generator)["elbo"])
-            log_weights.append(torch.cat(row).unsqueeze(0))
-    else:
-        per_pass = batch // n_samples
-        for start in range(0, x.shape[0], per_pass):
-            group = x[start:start + per_pass]
-            copies = group.repeat_interleave(n_samples, dim=0)  # image-major: S copies of each image
-            log_weights.append(vae_elbo_terms(model, copies, generator)["elbo"].view(group.shape[0], n_samples))
-    log_w = torch.cat(log_weights).double()  # float64 for the logsumexp over thousands of samples
+    log_w = torch.empty(x.shape[0], n_samples, dtype=torch.float64, device=x.device)
+    for i0, i1, s0, s1 in importance_pass_plan(x.shape[0], n_samples, pass_copies):
+        copies = x[i0:i1].repeat_interleave(s1 - s0, dim=0)  # image-major: the samples of one image together
+        eps = None if noise is None else tuple(e[i0:i1, s0:s1].reshape(copies.shape[0], -1) for e in noise)
+        log_w[i0:i1, s0:s1] = vae_elbo_terms(model, copies, generator, eps)["elbo"].view(i1 - i0, s1 - s0)
+    # float64 for the logsumexp over thousands of samples
     return -(torch.logsumexp(log_w, dim=1) - math.log(n_samples)).to(x.dtype)
+
+
+def auto_pass_copies(model: HVAE2Level, n_samples: int, device: torch.device, cpu_copies: int = 100,
+                     memory_fraction: float = 0.5, max_images: int = 64) -> int:
+    """Copies per IS pass sized to the device: on CUDA, as many as fit in memory_fraction of the free memory
+    (measured on a probe pass), whole images of S samples when at least one fits, at most max_images images;
+    on the CPU a fixed number (CPU runs must not depend on the machine): 100, the original's layout, which
+    measured fastest there (larger passes lose to cache misses; bench/RESULTS.md)."""
+    if device.type != "cuda":
+        return cpu_copies
+    probe = 256
+    x = torch.zeros(probe, model.cfg.x_dim, device=device)
+    torch.cuda.synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    with torch.no_grad():
+        vae_elbo_terms(model, x)
+    per_copy = max(1, (torch.cuda.max_memory_allocated(device) - base) // probe)
+    free, _ = torch.cuda.mem_get_info(device)
+    copies = max(probe, int(memory_fraction * free) // per_copy)
+    if copies >= n_samples:
+        return min(copies // n_samples, max_images) * n_samples
+    return copies

@@ -9,9 +9,11 @@ so a run is a pure function of its seeds.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,7 @@ from torch import nn
 
 from ..core.checkpoint import load_checkpoint
 from ..core.settings import check_choice
-from ..names import ARCHS, PRIORS
+from ..names import ARCHS, MASKED_CONV_GRADS, PRIORS
 from .data import ImageData, load_image_data
 from .layers import (
     HIDDEN,
@@ -28,6 +30,7 @@ from .layers import (
     GatedDense,
     PixelCNNDecoder,
     conv_feature_size,
+    full_precision,
     gaussian_heads,
     he_init_linear,
     log_normal_diag,
@@ -47,9 +50,11 @@ class HVAEConfig:
     input_shape: tuple[int, int, int] = (1, 28, 28)
     pseudoinputs_mean: float = 0.05  # random init N(mean, std^2) when not initialised from data
     pseudoinputs_std: float = 0.01
+    masked_conv_grad: str = "original"  # PixelCNN masked-weight gradients (layers.MaskedConv2d)
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ARCHS)
+        check_choice("masked_conv_grad", self.masked_conv_grad, MASKED_CONV_GRADS)
         check_choice("prior", self.prior, PRIORS)
         for name in ("z1_size", "z2_size", "number_components"):
             value = getattr(self, name)
@@ -106,6 +111,7 @@ class HVAE2Level(nn.Module):
 
         # VampPrior pseudo-inputs: the weight of a bias-free Linear(K -> x_dim), created after the He
         # init so that it keeps its own N(pseudoinputs_mean, pseudoinputs_std^2) init.
+        self._prior_components: tuple[torch.Tensor, torch.Tensor] | None = None  # set by fixed_prior()
         self.pseudoinput_layer: nn.Linear | None = None
         if cfg.prior == "vampprior":
             self.pseudoinput_layer = nn.Linear(cfg.number_components, cfg.x_dim, bias=False)
@@ -158,21 +164,42 @@ class HVAE2Level(nn.Module):
         noise = torch.randn(first.shape, generator=generator, dtype=first.dtype, device=first.device)
         layer.weight.copy_((first + self.cfg.pseudoinputs_std * noise).t().to(layer.weight))
 
+    @contextlib.contextmanager
+    def fixed_prior(self) -> Iterator[None]:
+        """Inside: the VampPrior's components q(z2 | u_k) are computed once, without gradient, and reused by
+        every log p(z2) (evaluation, where the pseudo-inputs do not change; the same numbers, K fewer encodings
+        per pass). A no-op for the standard prior."""
+        if self.cfg.prior == "standard":
+            yield
+            return
+        with torch.no_grad():
+            self._prior_components = self.q_z2_params(self.pseudoinputs())
+        try:
+            yield
+        finally:
+            self._prior_components = None
+
     def log_p_z2(self, z2: torch.Tensor) -> torch.Tensor:
         """log p(z2), shape (B,): N(0, I), or the VampPrior (1/K) sum_k q(z2 | u_k) (via logsumexp)."""
         if self.cfg.prior == "standard":
-            return log_normal_standard(z2)
-        means, logvars = self.q_z2_params(self.pseudoinputs())  # (K, z2_size) each
+            return log_normal_standard(full_precision(z2))
+        means, logvars = self._prior_components or self.q_z2_params(self.pseudoinputs())  # (K, z2_size) each
+        z2, means, logvars = full_precision(z2), full_precision(means), full_precision(logvars)  # bf16 autocast
         log_components = log_normal_diag(z2.unsqueeze(1), means.unsqueeze(0), logvars.unsqueeze(0))  # (B, K)
         return torch.logsumexp(log_components, dim=1) - math.log(self.cfg.number_components)
 
     # -- passes --------------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """z2 ~ q(z2|x), z1 ~ q(z1|x, z2) (reparameterised, z2 drawn first) and p(z1|z2) at that z2."""
+    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None,
+               noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """z2 ~ q(z2|x), z1 ~ q(z1|x, z2) (reparameterised, z2 drawn first) and p(z1|z2) at that z2.
+
+        noise: given standard-normal draws (eps_z2, eps_z1) instead of drawing from `generator`.
+        """
+        eps_z2, eps_z1 = noise if noise is not None else (None, None)
         z2_q_mean, z2_q_logvar = self.q_z2_params(x)
-        z2_q = reparameterize(z2_q_mean, z2_q_logvar, generator)
+        z2_q = reparameterize(z2_q_mean, z2_q_logvar, generator, eps_z2)
         z1_q_mean, z1_q_logvar = self.q_z1_params(x, z2_q)
-        z1_q = reparameterize(z1_q_mean, z1_q_logvar, generator)
+        z1_q = reparameterize(z1_q_mean, z1_q_logvar, generator, eps_z1)
         z1_p_mean, z1_p_logvar = self.p_z1_params(z2_q)
         return dict(z1_q=z1_q, z1_q_mean=z1_q_mean, z1_q_logvar=z1_q_logvar,
                     z2_q=z2_q, z2_q_mean=z2_q_mean, z2_q_logvar=z2_q_logvar,
@@ -183,8 +210,9 @@ class HVAE2Level(nn.Module):
         x_img = None if x is None else self._as_image(x)
         return self.decoder(x_img, z1, z2).flatten(1)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        out = self.encode(x, generator)
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        out = self.encode(x, generator, noise)
         out["x_mean"] = self.decode_probs(x, out["z1_q"], out["z2_q"])
         return out
 
@@ -255,7 +283,7 @@ def build_hvae(cfg: HVAEConfig) -> HVAE2Level:
 def build_image_model(cfg: ImageRunConfig) -> HVAE2Level:
     """The untrained model of one image run."""
     return build_hvae(HVAEConfig(arch=cfg.arch, prior=cfg.prior, z1_size=cfg.z1_size, z2_size=cfg.z2_size,
-                                 number_components=cfg.number_components))
+                                 number_components=cfg.number_components, masked_conv_grad=cfg.masked_conv_grad))
 
 
 def load_image_model(path: str | Path, device: torch.device) -> tuple[HVAE2Level, ImageRunConfig, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.settings import Settings, check_choice, check_positive
-from ..names import ARCHS, IMAGE_DATASETS, IMAGE_OBJECTIVES, PRIORS
+from ..names import ARCHS, IMAGE_DATASETS, IMAGE_OBJECTIVES, IMAGE_PRECISIONS, MASKED_CONV_GRADS, PRIORS
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,14 @@ class ImageRunConfig(Settings):
     number_components: int = 500
     use_training_data_init: bool = True
     max_train_images: int = 0  # 0 = all; tests train on a prefix
+    # Fidelity switches (README "Fidelity switches"); the defaults are the original's numerics.
+    image_precision: str = "fp32"
+    masked_conv_grad: str = "original"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, tuple(IMAGE_DATASETS))
+        check_choice("image_precision", self.image_precision, IMAGE_PRECISIONS)
+        check_choice("masked_conv_grad", self.masked_conv_grad, MASKED_CONV_GRADS)
         check_choice("arch", self.arch, ARCHS)
         check_choice("objective", self.objective, IMAGE_OBJECTIVES)
         check_choice("prior", self.prior, PRIORS)
@@ -40,7 +45,7 @@ class ImageRunConfig(Settings):
 @dataclass(frozen=True)
 class ImageEvaluationConfig(Settings):
     is_samples: int = 5000  # importance samples per test image
-    is_batch: int = 100  # copies per forward pass
+    is_pass_copies: int = 0  # image copies per IS forward pass; 0 = sized to the device; 100 = the original's
     ksg_points: int = 3000  # first test images for KSG MI
     ksg_k: int = 5
     knn_neighbors: tuple[int, ...] = (1, 3, 5, 10)

@@ -12,7 +12,8 @@ from typing import Callable
 import torch
 
 from ..core.fit import FitResult, StopRule, fit
-from .data import ImageData, default_device, sampling_generator
+from .data import ImageData, sampling_generator
+from .device import numerics, resolve_device
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
 from .optim import AdamNormGrad
@@ -33,17 +34,19 @@ def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, dev
                     generator: torch.Generator | None) -> float:
     """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches."""
     model.eval()
-    losses = [image_loss(model, batch.to(device), cfg.objective, 1.0, generator)[0].item()
-              for batch in x.split(cfg.test_batch_size)]
-    return sum(losses) / len(losses)
+    with model.fixed_prior():  # the pseudo-inputs are encoded once, not once per batch: the same numbers
+        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator)[0]
+                              for batch in x.split(cfg.test_batch_size)])
+    return sum(losses.tolist()) / len(losses)  # one host synchronisation; the same sum as before
 
 
 def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | None = None,
                 resume_path: Path | None = None,
                 on_epoch: Callable[[HVAE2Level, ImageEpochRecord], None] | None = None,
                 ) -> tuple[HVAE2Level, FitResult]:
-    """Train one run; returns the model loaded with its best checkpoint (in eval mode), and the history."""
-    device = device or default_device()
+    """Train one run at its precision; returns the model loaded with its best checkpoint (in eval mode), and
+    the history."""
+    device = device or resolve_device("auto")
     torch.manual_seed(cfg.seed)  # weight initialisation (and, on CUDA, the model-side noise)
     model = build_image_model(cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -57,19 +60,23 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
         beta = min(1.0, epoch / cfg.warmup)
         model.train()
         order = torch.randperm(len(data.x_train), generator=generator)
-        total, batches = 0.0, 0
+        losses = []  # kept on the device: no host synchronisation per step
         for index in order.split(cfg.batch_size):
-            x = torch.bernoulli(data.x_train[index], generator=generator).to(device)  # dynamic binarisation
+            x = torch.bernoulli(data.x_train[index], generator=generator).to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             loss, _ = image_loss(model, x, cfg.objective, beta, noise)
             loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
             optimizer.step()
-            total, batches = total + loss.item(), batches + 1
-        return ImageEpochRecord(epoch, beta, total / batches, validation_loss(model, data.x_val, cfg, device, noise),
-                                0.0)
+            losses.append(loss.detach())
+        total = 0.0
+        for value in torch.stack(losses).tolist():  # one synchronisation; plain float64 sum in step order
+            total += value
+        train_loss = total / len(losses)
+        return ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, noise), 0.0)
 
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
-    result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), ImageEpochRecord,
-                 resume_path, on_epoch, loss_field="val_loss", non_finite="stop")
+    with numerics(cfg.image_precision, device):
+        result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), ImageEpochRecord,
+                     resume_path, on_epoch, loss_field="val_loss", non_finite="stop")
     model.eval()
     return model, result

@@ -10,6 +10,7 @@ from mimflow.images.layers import MaskedConv2d, log_bernoulli, log_normal_diag
 from mimflow.images.losses import (
     add_score_function_term,
     image_loss,
+    importance_pass_plan,
     importance_sampled_nll,
     vae_elbo_terms,
 )
@@ -167,7 +168,7 @@ def test_is_nll_with_one_sample_is_negative_elbo(arch):
     x = binary_images(5)
     g = gen(4)
     g_copy = clone(g)
-    nll = importance_sampled_nll(model, x, n_samples=1, batch=100, generator=g)
+    nll = importance_sampled_nll(model, x, n_samples=1, pass_copies=100, generator=g)
     with torch.no_grad():
         elbo = vae_elbo_terms(model, x, g_copy)["elbo"]
     assert nll.shape == (5,)
@@ -177,17 +178,17 @@ def test_is_nll_with_one_sample_is_negative_elbo(arch):
 def test_is_nll_does_not_increase_with_samples():
     model = make_model("convhvae_2level").eval()
     x = binary_images(16, seed=2)
-    means = [importance_sampled_nll(model, x, s, batch=32, generator=gen(6)).mean().item() for s in (1, 8, 32)]
+    means = [importance_sampled_nll(model, x, s, pass_copies=32, generator=gen(6)).mean().item() for s in (1, 8, 32)]
     assert means[0] >= means[1] - 1e-3 and means[1] >= means[2] - 1e-3, means
     assert means[0] > means[2] + 1.0, means  # the bound tightens visibly for this untrained model
 
 
 @pytest.mark.parametrize("batch", [4, 100])
 def test_is_nll_matches_a_direct_computation_in_both_chunk_layouts(batch):
-    """S >= batch: each image in chunks of `batch` copies; S < batch: several images (S copies each) per pass."""
+    """S >= pass_copies: each image in chunks; S < pass_copies: several images (S copies each) per pass."""
     model = make_model("convhvae_2level").eval()
     x, g, s = binary_images(3, seed=3), gen(1), 8
-    nll = importance_sampled_nll(model, x, s, batch=batch, generator=clone(g))
+    nll = importance_sampled_nll(model, x, s, pass_copies=batch, generator=clone(g))
     with torch.no_grad():
         if batch == 4:
             log_w = torch.stack([torch.cat([vae_elbo_terms(model, image.expand(4, -1), g)["elbo"] for _ in range(2)])
@@ -196,6 +197,47 @@ def test_is_nll_matches_a_direct_computation_in_both_chunk_layouts(batch):
             log_w = vae_elbo_terms(model, x.repeat_interleave(s, dim=0), g)["elbo"].view(3, s)
     expected = -(torch.logsumexp(log_w.double(), dim=1) - math.log(s)).float()
     torch.testing.assert_close(nll, expected, rtol=1e-6, atol=1e-4)
+
+
+def test_importance_pass_plan_covers_every_sample_once():
+    for n_images, s, copies in [(7, 5, 100), (7, 5, 5), (3, 250, 100), (4, 5000, 100), (4, 5000, 12000), (1, 1, 1)]:
+        seen = torch.zeros(n_images, s, dtype=torch.int64)
+        for i0, i1, s0, s1 in importance_pass_plan(n_images, s, copies):
+            assert (i1 - i0) * (s1 - s0) <= copies
+            seen[i0:i1, s0:s1] += 1
+        assert bool((seen == 1).all()), (n_images, s, copies)
+    assert len(importance_pass_plan(10, 5000, 100)) == 500  # the original: 50 passes of 100 copies per image
+    assert len(importance_pass_plan(10, 5000, 10000)) == 5  # two whole images per pass
+
+
+@pytest.mark.parametrize("arch, prior", [("convhvae_2level", "vampprior"), ("pixelhvae_2level", "standard")])
+def test_few_large_passes_give_the_same_nll_as_the_original_layout_on_fixed_noise(arch, prior):
+    """Issue 13: all samples of several images per pass (and the VampPrior encoded once) is the same estimator
+    as the original's passes of 100 copies: on the same encoder noise, the same per-image NLL."""
+    model = make_model(arch, prior)
+    model = calibrated_eval(model) if arch == "pixelhvae_2level" else model.eval()
+    x, s = binary_images(4, seed=5), 60
+    g = gen(12)
+    noise = (torch.randn(4, s, model.cfg.z2_size, generator=g), torch.randn(4, s, model.cfg.z1_size, generator=g))
+    original = importance_sampled_nll(model, x, s, pass_copies=25, noise=noise)  # 3 passes per image, as MB < S
+    with model.fixed_prior():
+        few_large = importance_sampled_nll(model, x, s, pass_copies=4 * s, noise=noise)  # all 4 images in one pass
+    torch.testing.assert_close(few_large, original, rtol=0, atol=2e-4)
+    assert not torch.equal(original, importance_sampled_nll(model, x, s, pass_copies=25, generator=gen(3)))
+
+
+def test_fixed_prior_gives_the_same_log_p_z2_without_reencoding():
+    model = make_model("convhvae_2level", "vampprior").eval()
+    z2 = torch.randn(5, 40, generator=gen(2))
+    with torch.no_grad():
+        expected = model.log_p_z2(z2)
+        with model.fixed_prior():
+            calls = []
+            hook = model.q_z2_layers.register_forward_hook(lambda *a: calls.append(1))
+            cached = model.log_p_z2(z2)
+            hook.remove()
+    assert torch.equal(cached, expected) and calls == []
+    assert model._prior_components is None  # released on exit
 
 
 # ---------------------------------------------------------------------------------------------

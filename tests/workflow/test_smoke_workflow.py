@@ -131,13 +131,41 @@ def test_every_image_combination_trains_evaluates_and_plots(smoke_run):
     for run in runs:
         folder = smoke_run / IMAGE_RUN_DIR.format(**run)
         metrics = json.loads((folder / "metrics.json").read_text())
-        for key in ("test_nll_is", "test_elbo", "train_elbo", "MI_ksg", "NMI", "clf_acc_KNN5"):
+        for key in ("test_nll_is", "test_elbo", "train_elbo", "MI_ksg", "MI_l2_err", "NMI", "clf_acc_KNN5"):
             assert key in metrics and math.isfinite(metrics[key]), (run, key, metrics.get(key))
         assert metrics["is_samples"] == config["images"]["evaluation"]["is_samples"]
-        figures = ["generations.png", "real_recon.png", "z_embed.png"]
+        assert metrics["is_pass_copies"] == 100  # is_pass_copies: 0 sizes the passes; fixed on the CPU
+        figures = [f"{name}.png" for name in ("generations", "real", "reconstructions", "real_recon", "z_embed",
+                                              "histogram_test")]
         figures += ["pseudoinputs.png"] if run["prior"] == "vampprior" else []
         for name in figures:
             assert (folder / name).stat().st_size > 1000, folder / name
         assert not (folder / "pseudoinputs.png").exists() or run["prior"] == "vampprior"
     summary = pd.read_csv(smoke_run / "results" / "tables" / "images_summary.csv")
     assert len(summary) == 12
+
+
+def test_an_image_job_that_wants_cuda_without_it_fails_at_start_in_one_line(smoke_run, tmp_path):
+    """images.device: cuda where CUDA is unusable: the training job stops before any work, naming why."""
+    import shutil
+
+    import torch
+
+    from mimflow.workflow import IMAGE_RUN_DIR, IMAGE_RUN_NAME, image_runs, job_log
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA works here")
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "resources" / "datasets").mkdir(parents=True)
+    shutil.copy2(smoke_run / "resources" / "datasets" / "dynamic_mnist.pt", workdir / "resources" / "datasets")
+    (workdir / "want_cuda.yaml").write_text("images: {device: cuda}\n")
+    run = next(iter(image_runs(smoke_config())))
+    result = snakemake(workdir, f"{IMAGE_RUN_DIR.format(**run)}/model.pt", "--cores", "1", "--configfile",
+                       "presets/smoke.yaml", "want_cuda.yaml", "--allowed-rules", "train_image", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    line = "error: images.device is 'cuda' but CUDA is unusable: "
+    assert line in output, output[-3000:]
+    log = (workdir / job_log("train_image", IMAGE_RUN_NAME.format(**run))).read_text()
+    assert "CUDA is unusable" in log and "epoch" not in log and "Traceback" not in log
+    assert not (workdir / IMAGE_RUN_DIR.format(**run) / "model.pt").exists()

@@ -1,0 +1,187 @@
+"""Issue 13 on the CPU: images.device (fail fast where CUDA is unusable), one GPU per job (slot locks, with
+faked device ids), fidelity.image_precision and fidelity.masked_conv_grad."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+
+import pytest
+import torch
+
+from mimflow.images.device import (
+    DeviceUnavailableError,
+    claim_gpu_slot,
+    claim_job_device,
+    claim_job_device_or_exit,
+    numerics,
+    resolve_device,
+)
+from mimflow.images.layers import MaskedConv2d
+from mimflow.images.optim import AdamNormGrad
+from tests.unit.test_image_train import config, tiny_data
+
+CPU = torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# images.device
+# ---------------------------------------------------------------------------------------------
+
+def test_cpu_and_auto_resolve_without_cuda():
+    assert resolve_device("cpu") == CPU
+    assert resolve_device("auto", reason=lambda: "no CUDA device was found") == CPU
+    assert resolve_device("auto", reason=lambda: None) == torch.device("cuda")
+    assert resolve_device("cuda", reason=lambda: None) == torch.device("cuda")
+
+
+def test_cuda_that_is_unusable_fails_with_the_reason():
+    why = "The NVIDIA driver on your system is too old (found version 11040)"
+    with pytest.raises(DeviceUnavailableError) as error:
+        resolve_device("cuda", reason=lambda: why)
+    message = str(error.value)
+    assert "\n" not in message and why in message and "'cpu' or 'auto'" in message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without usable CUDA")
+def test_a_job_that_wants_cuda_on_this_machine_exits_in_one_line(caplog):
+    log = logging.getLogger("test-job")
+    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop:
+        claim_job_device_or_exit("cuda", log)
+    line = str(stop.value.code)
+    assert line.startswith("error: images.device is 'cuda' but CUDA is unusable: ") and "\n" not in line
+    assert "CUDA is unusable" in caplog.text
+    assert claim_job_device("cpu").device == CPU and claim_job_device("cpu").slot is None
+
+
+def test_unknown_device_is_rejected():
+    with pytest.raises(ValueError, match=r"images.device 'gpu' is not one of \['cuda', 'cpu', 'auto'\]"):
+        resolve_device("gpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# One GPU per job: slot locks (real processes, faked device ids)
+# ---------------------------------------------------------------------------------------------
+
+def _hold_a_slot(lock_dir, gpu_ids, hold_s, queue):
+    slot = claim_gpu_slot(gpu_ids, lock_dir, poll_s=0.05)
+    queue.put((slot.gpu_id, time.monotonic()))
+    time.sleep(hold_s)
+    slot.release()
+
+
+def test_concurrent_jobs_each_get_their_own_gpu(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    ids = ["0", "1", "2", "3"]
+    jobs = [context.Process(target=_hold_a_slot, args=(tmp_path, ids, 3.0, queue)) for _ in range(4)]
+    for job in jobs:
+        job.start()
+    claimed = [queue.get(timeout=120)[0] for _ in jobs]
+    for job in jobs:
+        job.join(timeout=120)
+    assert sorted(claimed) == ids  # four jobs at once (--resources gpu=4): four different GPUs
+
+
+def test_a_job_waits_while_every_gpu_is_taken(tmp_path):
+    first = claim_gpu_slot(["0"], tmp_path)
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    waiter = context.Process(target=_hold_a_slot, args=(tmp_path, ["0"], 0.0, queue))
+    waiter.start()
+    time.sleep(1.0)
+    assert queue.empty()  # GPU 0 is still held by this process
+    released = time.monotonic()
+    first.release()
+    gpu_id, claimed_at = queue.get(timeout=120)
+    waiter.join(timeout=120)
+    assert gpu_id == "0" and claimed_at >= released
+
+
+def test_slots_are_per_gpu_id(tmp_path):
+    # Under SLURM each job sees only its own GPU (CUDA_VISIBLE_DEVICES=<its id>): different ids never wait.
+    a, b = claim_gpu_slot(["GPU-aaaa"], tmp_path), claim_gpu_slot(["GPU-bbbb"], tmp_path)
+    assert (a.index, b.index) == (0, 0)
+    a.release(), b.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# fidelity.image_precision
+# ---------------------------------------------------------------------------------------------
+
+def test_numerics_sets_and_restores_the_backend_flags():
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    with numerics("fp32", CPU):
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert not torch.is_autocast_enabled("cpu")
+    with numerics("tf32", CPU):
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    with numerics("bf16", CPU):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == saved
+    with pytest.raises(ValueError, match="fidelity.image_precision 'fp16'"):
+        with numerics("fp16", CPU):
+            pass
+
+
+def test_training_applies_the_precision():
+    torch.set_num_threads(1)
+    from mimflow.images.train import train_image
+
+    losses = {}
+    for precision in ("fp32", "tf32", "bf16"):
+        _, result = train_image(config(epochs=1, image_precision=precision), tiny_data(), CPU)
+        losses[precision] = (result.history[0].train_loss, result.history[0].val_loss)
+    assert losses["fp32"] == losses["tf32"]  # TF32 exists only on CUDA
+    assert losses["bf16"] != losses["fp32"]  # bf16 autocast is applied...
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)  # ...and stays close
+
+
+# ---------------------------------------------------------------------------------------------
+# fidelity.masked_conv_grad
+# ---------------------------------------------------------------------------------------------
+
+def _two_layers(mode: str) -> MaskedConv2d:
+    torch.manual_seed(3)
+    return MaskedConv2d("A", 2, 4, 3, 1, 1, bias=False, grad_mode=mode)
+
+
+def test_masked_conv_forward_is_the_same_and_only_original_has_dense_gradients():
+    x = torch.randn(5, 2, 6, 6, generator=torch.Generator().manual_seed(1))
+    outputs, grads = {}, {}
+    for mode in ("original", "masked"):
+        layer = _two_layers(mode)
+        out = layer(x)
+        (out ** 2).sum().backward()
+        outputs[mode], grads[mode] = out.detach(), layer.weight.grad.clone()
+        hidden = layer.mask == 0
+        if mode == "original":
+            assert torch.equal(layer.weight.data[hidden], torch.zeros(int(hidden.sum())))  # zeroed in place
+            assert grads[mode][hidden].abs().sum() > 0  # ...and still gets gradients, as the original
+        else:
+            assert torch.equal(grads[mode][hidden], torch.zeros(int(hidden.sum())))
+    torch.testing.assert_close(outputs["original"], outputs["masked"], rtol=0, atol=0)
+    visible = _two_layers("original").mask == 1
+    torch.testing.assert_close(grads["original"][visible], grads["masked"][visible])
+    # AdamNormGrad divides by the whole tensor's gradient norm: the masked positions make it larger
+    assert torch.linalg.vector_norm(grads["original"]) > torch.linalg.vector_norm(grads["masked"]) * 1.01
+
+
+def test_masked_conv_grad_changes_pixelhvae_training_and_reaches_the_model():
+    from mimflow.images.model import build_image_model
+
+    x = torch.bernoulli(torch.full((4, 784), 0.3), generator=torch.Generator().manual_seed(2))
+    after = {}
+    for mode in ("original", "masked"):
+        torch.manual_seed(0)
+        model = build_image_model(config(arch="pixelhvae_2level", prior="standard", masked_conv_grad=mode))
+        layers = [m for m in model.modules() if isinstance(m, MaskedConv2d)]
+        assert len(layers) == 8 and all(m.grad_mode == mode for m in layers)
+        optimiser = AdamNormGrad(model.parameters(), lr=5e-4)
+        from mimflow.images.losses import image_loss
+
+        loss, _ = image_loss(model, x, "vae", 1.0, torch.Generator().manual_seed(4))
+        loss.backward()
+        optimiser.step()
+        after[mode] = layers[3].weight.detach() * layers[3].mask  # the weights the next pass uses
+    assert not torch.equal(after["original"], after["masked"])  # different per-tensor normalisation
