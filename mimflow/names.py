@@ -12,6 +12,8 @@ LOWDIM_MODELS: dict[str, tuple[str, str]] = {
     "vae-plusH": ("VAE + R_H", "tab:red"),
     "ae": ("AE", "tab:green"),
 }
+# Models with MIM's decoder (prior-sampling) path; planning reads this without importing torch.
+SAMPLING_PATH_MODELS = frozenset({"mim", "mim-minusH"})
 ACTIVATIONS = ("tanh", "relu", "swish")
 # Low-dimensional datasets: toy<k>[_<dim>] ring GMMs, toy<TEXT> letter GMMs, PCA Fashion-MNIST.
 TOY_DATASET_PATTERN = r"toy(\d+(_\d+)?|MIM|VAE|AE)"
@@ -47,6 +49,13 @@ def alternatives(names) -> str:
     import re
 
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+def is_pca_dataset(name: str) -> bool:
+    """A PCA Fashion-MNIST dataset name (built from a file), as opposed to toy data sampled on the fly."""
+    import re
+
+    return re.fullmatch(PCA_DATASET_PATTERN, name) is not None
 
 
 def model_label(model: str) -> str:

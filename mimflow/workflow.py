@@ -16,8 +16,10 @@ from .names import (
     IMAGE_DATASETS,
     LOWDIM_MODELS,
     PCA_DATASET_PATTERN,
+    SAMPLING_PATH_MODELS,
     TOY_DATASET_PATTERN,
     alternatives,
+    is_pca_dataset,
 )
 
 # A run's name: its folder under results/runs/, and its log and benchmark name under every rule.
@@ -194,15 +196,12 @@ def lowdim_run_settings(config: dict[str, Any], experiment_name: str, dataset: s
     A fidelity switch enters a run's settings only where it changes that run, so flipping it
     retrains only the runs it affects (mim_decoder_qx: sampling-path models; pca_fit: PCA data).
     """
-    from .lowdim.data import is_pca_dataset
-    from .lowdim.losses import objective
-
     exp = experiment(config, experiment_name)
     fidelity = {**config["fidelity"], **exp.get("fidelity", {})}
     settings = dict(config["lowdim_training"])
     settings.update(exp.get("training", {}))
     settings.update(dataset=dataset, model=model, z_dim=int(z_dim), mid_dim=int(mid_dim), seed=int(seed))
-    if objective(model).sampling_path:
+    if model in SAMPLING_PATH_MODELS:
         settings["mim_decoder_qx"] = fidelity["mim_decoder_qx"]
     if model in R_H_BETA_SWITCHES:
         settings["beta_schedule"] = fidelity[R_H_BETA_SWITCHES[model]]
@@ -218,8 +217,6 @@ def lowdim_run_settings(config: dict[str, Any], experiment_name: str, dataset: s
 
 def dataset_file(dataset: str, settings: dict[str, Any] | None = None) -> str | None:
     """The built tensor file a dataset needs (None for toy data, which is sampled on the fly)."""
-    from .lowdim.data import is_pca_dataset
-
     if is_pca_dataset(dataset):
         return DATASET_FILE.format(dataset=f"{dataset}-{(settings or {}).get('pca_fit', 'per_split')}")
     if dataset in IMAGE_DATASETS:

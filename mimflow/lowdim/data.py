@@ -7,7 +7,8 @@ from typing import Union
 import torch
 
 from ..data.augment import AffineAugment
-from ..data.pca import PCA_NAME, PCASource
+from ..data.pca import PCASource
+from ..names import is_pca_dataset
 from ..data.toy import ToySource, toy_mixture
 from .settings import LowdimRunConfig
 
@@ -17,10 +18,6 @@ LowdimSource = Union[ToySource, PCASource]
 def samples_per_pass(dataset_size: int, batch_size: int) -> int:
     """Points a drop_last DataLoader yields per pass (10,000 at batch 128 -> 9,984)."""
     return (dataset_size // batch_size) * batch_size
-
-
-def is_pca_dataset(name: str) -> bool:
-    return PCA_NAME.match(name) is not None
 
 
 def lowdim_source(cfg: LowdimRunConfig, data_path: str | Path | None = None) -> LowdimSource:

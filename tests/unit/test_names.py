@@ -49,6 +49,7 @@ def test_schema_dataset_pattern_equals_the_names_module():
 
 def test_every_named_model_has_a_loss_and_a_label():
     assert set(OBJECTIVES) == set(names.LOWDIM_MODELS)
+    assert {m for m, o in OBJECTIVES.items() if o.sampling_path} == names.SAMPLING_PATH_MODELS
     assert all(names.model_label(m) != m or m == names.LOWDIM_MODELS[m][0] for m in names.LOWDIM_MODELS)
 
 
