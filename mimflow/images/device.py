@@ -48,12 +48,13 @@ def cuda_unusable_reason() -> str | None:
     return "no CUDA device was found (no GPU, or no NVIDIA driver)"
 
 
-def resolve_device(requested: str, reason: Callable[[], str | None] = cuda_unusable_reason) -> torch.device:
-    """cpu -> CPU; auto -> CUDA when usable, else CPU; cuda -> CUDA, or DeviceUnavailableError naming why not."""
+def resolve_device(requested: str, reason: Callable[[], str | None] | None = None) -> torch.device:
+    """cpu -> CPU; auto -> CUDA when usable, else CPU; cuda -> CUDA, or DeviceUnavailableError naming why not.
+    reason: what says whether CUDA is usable (default cuda_unusable_reason)."""
     check_choice("images.device", requested, IMAGE_DEVICES)
     if requested == "cpu":
         return torch.device("cpu")
-    why = reason()
+    why = (reason or cuda_unusable_reason)()
     if why is None:
         return torch.device("cuda")
     if requested == "auto":
@@ -118,15 +119,14 @@ class JobDevice:
 
 def claim_job_device(requested: str, lock_dir: Path = GPU_SLOT_DIR,
                      log: Callable[[str], None] | None = None) -> JobDevice:
-    """resolve_device, then on CUDA a GPU of this job's own (cuda:<slot>, made the current device)."""
+    """resolve_device, then on CUDA a GPU of this job's own (cuda:<slot>, made the current device): with one
+    GPU, concurrent image jobs take turns on it, as they would on a cluster."""
     device = resolve_device(requested)
     if device.type != "cuda":
         return JobDevice(device)
-    ids = visible_gpu_ids()
-    slot = claim_gpu_slot(ids, lock_dir, log=log) if len(ids) > 1 else None
-    index = slot.index if slot else 0
-    torch.cuda.set_device(index)
-    return JobDevice(torch.device("cuda", index), slot)
+    slot = claim_gpu_slot(visible_gpu_ids(), lock_dir, log=log)
+    torch.cuda.set_device(slot.index)
+    return JobDevice(torch.device("cuda", slot.index), slot)
 
 
 def claim_job_device_or_exit(requested: str, log: logging.Logger) -> JobDevice:

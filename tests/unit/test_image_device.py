@@ -185,3 +185,22 @@ def test_masked_conv_grad_changes_pixelhvae_training_and_reaches_the_model():
         optimiser.step()
         after[mode] = layers[3].weight.detach() * layers[3].mask  # the weights the next pass uses
     assert not torch.equal(after["original"], after["masked"])  # different per-tensor normalisation
+
+
+def test_claim_job_device_puts_each_job_on_its_own_visible_gpu(tmp_path, monkeypatch):
+    """The CUDA branch with faked devices: CUDA_VISIBLE_DEVICES=3,5 (as SLURM or a user sets it), two GPUs."""
+    import mimflow.images.device as device_module
+
+    monkeypatch.setattr(device_module, "cuda_unusable_reason", lambda: None)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    current = []
+    monkeypatch.setattr(torch.cuda, "set_device", current.append)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    first = device_module.claim_job_device("cuda", tmp_path)
+    second = device_module.claim_job_device("auto", tmp_path)
+    assert (first.device, second.device) == (torch.device("cuda", 0), torch.device("cuda", 1))
+    assert (first.slot.gpu_id, second.slot.gpu_id) == ("3", "5") and current == [0, 1]
+    first.slot.release()
+    third = device_module.claim_job_device("cuda", tmp_path)  # the freed GPU is taken again
+    assert third.device == torch.device("cuda", 0)
+    second.slot.release(), third.slot.release()
