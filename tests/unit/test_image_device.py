@@ -168,9 +168,11 @@ def test_masked_conv_forward_is_the_same_and_only_original_has_dense_gradients()
 
 
 def test_masked_conv_grad_changes_pixelhvae_training_and_reaches_the_model():
+    from mimflow.images.losses import image_loss
     from mimflow.images.model import build_image_model
 
-    x = torch.bernoulli(torch.full((4, 784), 0.3), generator=torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(2)
+    batches = [torch.bernoulli(torch.full((4, 784), 0.3), generator=g) for _ in range(3)]
     after = {}
     for mode in ("original", "masked"):
         torch.manual_seed(0)
@@ -178,13 +180,15 @@ def test_masked_conv_grad_changes_pixelhvae_training_and_reaches_the_model():
         layers = [m for m in model.modules() if isinstance(m, MaskedConv2d)]
         assert len(layers) == 8 and all(m.grad_mode == mode for m in layers)
         optimiser = AdamNormGrad(model.parameters(), lr=5e-4)
-        from mimflow.images.losses import image_loss
-
-        loss, _ = image_loss(model, x, "vae", 1.0, torch.Generator().manual_seed(4))
-        loss.backward()
-        optimiser.step()
+        for x in batches:
+            optimiser.zero_grad()
+            loss, _ = image_loss(model, x, "vae", 1.0, torch.Generator().manual_seed(4))
+            loss.backward()
+            optimiser.step()
         after[mode] = layers[3].weight.detach() * layers[3].mask  # the weights the next pass uses
-    assert not torch.equal(after["original"], after["masked"])  # different per-tensor normalisation
+    # Adam's first step hardly sees a per-tensor scale (only through eps); from the second step on the
+    # norm that includes the masked positions changes the updates: measured 1.1e-3 after 3 steps (lr 5e-4).
+    assert (after["original"] - after["masked"]).abs().max() > 2e-4
 
 
 def test_claim_job_device_puts_each_job_on_its_own_visible_gpu(tmp_path, monkeypatch):
