@@ -165,7 +165,7 @@ def auto_pass_copies(model: HVAE2Level, n_samples: int, device: torch.device, cp
     base = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
     index = device.index if device.index is not None else torch.cuda.current_device()
-    with torch.no_grad(), torch.random.fork_rng(devices=[index]):  # the probe leaves the run's noise alone
+    with torch.no_grad(), torch.random.fork_rng(devices=[index], device_type="cuda"):  # leaves the run's noise alone
         vae_elbo_terms(model, x)
     per_copy = max(1, (torch.cuda.max_memory_allocated(device) - base) // probe)
     free, _ = torch.cuda.mem_get_info(device)
