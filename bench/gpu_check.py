@@ -22,6 +22,7 @@ import torch
 from mimflow.images.data import ImageData, sampling_generator
 from mimflow.images.device import numerics, resolve_device
 from mimflow.images.losses import auto_pass_copies, importance_sampled_nll
+from mimflow.images.model import build_image_model
 from mimflow.images.settings import ImageRunConfig
 from mimflow.images.train import train_image
 
@@ -69,8 +70,6 @@ def time_is_nll(cfg: ImageRunConfig, data: ImageData, device: torch.device, n_sa
                 pass_copies: int, prior_once: bool = True, repeats: int = 3) -> float:
     """Seconds per test image of the importance-sampled NLL with `pass_copies` copies per pass (best of
     `repeats`); prior_once=False re-encodes the VampPrior's pseudo-inputs in every pass, as the original."""
-    from mimflow.images.model import build_image_model
-
     torch.manual_seed(cfg.seed)
     model = build_image_model(cfg).to(device).eval()
     noise = sampling_generator(torch.Generator().manual_seed(cfg.seed), device)
@@ -123,8 +122,6 @@ def main() -> None:
                     torch.cuda.reset_peak_memory_stats(device)
                 epoch_s = time_training(cfg, data, device)
                 train_ips = n_train / epoch_s
-                from mimflow.images.model import build_image_model
-
                 probe = build_image_model(cfg).to(device).eval()
                 with numerics(precision, device):
                     copies = auto_pass_copies(probe, n_samples, device)
