@@ -22,8 +22,12 @@ from .names import (
     is_pca_dataset,
 )
 
-# A run's name: its folder under results/runs/, and its log and benchmark name under every rule.
-RUN_NAME = "{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}/seed{seed}"
+# A seed group: the runs of one experiment, dataset, model and shape, which train as one stack (one job);
+# its name names the group's jobs' logs and benchmarks.
+GROUP_NAME = "{experiment}/{dataset}/{model}/z{z_dim}-h{mid_dim}"
+GROUP_DIR = f"results/runs/{GROUP_NAME}"
+# A run's name: its folder under results/runs/ (and the log name of a run built on its own).
+RUN_NAME = GROUP_NAME + "/seed{seed}"
 IMAGE_RUN_NAME = "images/{dataset}/{arch}-{objective}/{prior}/seed{seed}"
 RUN_DIR = f"results/runs/{RUN_NAME}"
 IMAGE_RUN_DIR = f"results/runs/{IMAGE_RUN_NAME}"
@@ -240,10 +244,36 @@ def remote_entry(config: dict[str, Any], source: str, filename: str) -> dict[str
     return entry
 
 
+def experiment_seeds(config: dict[str, Any], name: str) -> list[int]:
+    return list(experiment(config, name).get("seeds", config["seeds"]))
+
+
+def seed_lists(config: dict[str, Any]) -> list[tuple[tuple[int, ...], list[str]]]:
+    """The distinct seed lists of the configured experiments, each with its experiments, in config order.
+    Each list gets its own group rules, since a rule's outputs (one set per seed) cannot vary by wildcard."""
+    lists: dict[tuple[int, ...], list[str]] = {}
+    for name in config["experiments"]:
+        lists.setdefault(tuple(experiment_seeds(config, name)), []).append(name)
+    return list(lists.items())
+
+
+def group_rule_suffix(config: dict[str, Any], seeds: tuple[int, ...]) -> str:
+    """"" for the global seed list, "_seeds_1_2" for an experiment's own list."""
+    return "" if list(seeds) == list(config["seeds"]) else "_seeds_" + "_".join(map(str, seeds))
+
+
+def lowdim_group_settings(config: dict[str, Any], experiment_name: str, dataset: str, model: str,
+                          z_dim: int, mid_dim: int) -> dict[str, Any]:
+    """The settings every run of a seed group shares: lowdim_run_settings without the seed."""
+    settings = lowdim_run_settings(config, experiment_name, dataset, model, z_dim, mid_dim, 0)
+    settings.pop("seed")
+    return settings
+
+
 def experiment_runs(config: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
     """Every run of an experiment's grid as wildcard values."""
     exp = experiment(config, name)
-    seeds = exp.get("seeds", config["seeds"])
+    seeds = experiment_seeds(config, name)
     for dataset, models in exp["datasets"].items():
         for model, z_dim, mid_dim, seed in itertools.product(models, exp["z_dims"], exp["mid_dims"], seeds):
             yield dict(experiment=name, dataset=dataset, model=model, z_dim=z_dim, mid_dim=mid_dim, seed=seed)

@@ -21,15 +21,20 @@ from mimflow.workflow import (
     STATS_FIGURE,
     SUMMARY_TABLE,
     TABLE,
+    GROUP_DIR,
+    GROUP_NAME,
     ConfigError,
     check_config,
     dataset_file,
     experiment_runs,
+    experiment_seeds,
+    group_rule_suffix,
+    lowdim_group_settings,
+    seed_lists,
     image_run_settings,
     image_runs,
     job_benchmark,
     job_log,
-    lowdim_run_settings,
     raw_files,
     remote_entry,
     run_dir,
@@ -74,21 +79,39 @@ def image_targets():
     return targets
 
 
-def run_settings(wildcards):
-    return lowdim_run_settings(
-        config,
-        wildcards.experiment,
-        wildcards.dataset,
-        wildcards.model,
-        wildcards.z_dim,
-        wildcards.mid_dim,
-        wildcards.seed,
-    )
+def lowdim_rule_variants():
+    """(name suffix, seeds, wildcard constraints) of the low-dimensional rules (rules/lowdim.smk): per distinct
+    seed list a group rule (its experiments, all its seeds in one job) and a single-run rule for the seeds
+    outside the list (seeds None). The constraints keep every run path to exactly one rule."""
+    variants = []
+    for seeds, experiments in seed_lists(config):
+        suffix = group_rule_suffix(config, seeds)
+        listed = "|".join(map(str, seeds))
+        variants.append((suffix, seeds, {"experiment": "|".join(experiments)}))
+        variants.append((suffix + "_one_run", None, {"experiment": "|".join(experiments),
+                                                     "seed": rf"(?!(?:{listed})(?!\d))\d+"}))
+    return variants
+
+
+LOWDIM_RULE_VARIANTS = lowdim_rule_variants()
+
+
+def job_seeds(wildcards):
+    """The seeds a low-dimensional job handles: its experiment's list (group rules) or its one seed."""
+    if hasattr(wildcards, "seed"):
+        return [int(wildcards.seed)]
+    return experiment_seeds(config, wildcards.experiment)
+
+
+def group_settings(wildcards):
+    """The settings every run of the job shares (LowdimRunConfig fields without the seed)."""
+    return lowdim_group_settings(config, wildcards.experiment, wildcards.dataset, wildcards.model,
+                                 wildcards.z_dim, wildcards.mid_dim)
 
 
 def run_data_input(wildcards):
     """The built dataset file a run reads ({} for toy data, sampled on the fly)."""
-    path = dataset_file(wildcards.dataset, run_settings(wildcards))
+    path = dataset_file(wildcards.dataset, group_settings(wildcards))
     return {"data": path} if path else {}
 
 
@@ -110,7 +133,7 @@ def experiment_figures(name):
 def animation_run(experiment_name, dataset, model):
     """The run an animation GIF shows: the experiment's first z_dim, mid_dim and seed."""
     exp = config["experiments"][experiment_name]
-    seeds = exp.get("seeds", config["seeds"])
+    seeds = experiment_seeds(config, experiment_name)
     return dict(experiment=experiment_name, dataset=dataset, model=model, z_dim=exp["z_dims"][0],
                 mid_dim=exp["mid_dims"][0], seed=seeds[0])
 

@@ -1,95 +1,106 @@
-# Low-dimensional experiments, one job per run and stage: train -> evaluate -> per-run figures;
-# then a table per experiment and its stats figures. rules/images.smk mirrors this file.
+# Low-dimensional experiments. A seed group (every seed of one experiment, dataset, model, z_dim and
+# mid_dim) is one job per stage: train (the seeds as one stacked model) -> evaluate -> per-run figures;
+# each run keeps its own folder and files. Then a table per experiment and its stats figures.
+# A rule's outputs cannot vary with a wildcard, so each distinct seed list gets its own three group rules
+# (train_lowdim, evaluate_lowdim, run_figures for the global list; "_seeds_1" etc. for an experiment's
+# own), and "_one_run" rules build a run path whose seed is outside its experiment's list, on its own.
+# rules/images.smk mirrors this file.
 
 
-rule train_lowdim:
-    input:
-        unpack(run_data_input),
-    output:
-        model=f"{RUN_DIR}/model.pt",
-        log_csv=f"{RUN_DIR}/train_log.csv",
-        provenance=f"{RUN_DIR}/provenance.json",
-        epoch_states=f"{RUN_DIR}/epoch_states.pt",
-    params:
-        settings=run_settings,
-        record_epochs=lambda wc: "animation" in experiment_figures(wc.experiment),
-        # Resume state lives beside the outputs, not among them, so Snakemake never deletes it.
-        resume=f"{RUN_DIR}/resume.pt",
-    log:
-        job_log("train_lowdim", RUN_NAME),
-    benchmark:
-        job_benchmark("train_lowdim", RUN_NAME)
-    threads: 1
-    resources:
-        # minutes; a retry after a time-out gets proportionally more (and resumes from resume.pt)
-        runtime=lambda wc, attempt: config["job_runtime_min"]["train_lowdim"] * attempt,
-        mem_mb=1000,
-    conda:
-        "../envs/mimflow.yaml"
-    script:
-        "../workflow_scripts/train_lowdim.py"
+def lowdim_run_files(seeds, filename):
+    """A job's output paths: one per seed of a group rule, or the one run of a single-run rule (seeds None)."""
+    if seeds is None:
+        return [f"{RUN_DIR}/{filename}"]
+    return [f"{GROUP_DIR}/seed{seed}/{filename}" for seed in seeds]
 
 
-rule evaluate_lowdim:
-    input:
-        unpack(run_data_input),
-        model=f"{RUN_DIR}/model.pt",
-    output:
-        metrics=f"{RUN_DIR}/metrics.json",
-        provenance=f"{RUN_DIR}/eval_provenance.json",
-    params:
-        evaluation=config["evaluation"],
-    log:
-        job_log("evaluate_lowdim", RUN_NAME),
-    threads: 1
-    resources:
-        runtime=15,
-        mem_mb=2000,
-    conda:
-        "../envs/mimflow.yaml"
-    script:
-        "../workflow_scripts/evaluate_lowdim.py"
+def run_figure_outputs(seeds, figure, caption, subcategory):
+    labels = {"experiment": "{experiment}", "dataset": "{dataset}", "model": "{model}", "dim": "z{z_dim}-h{mid_dim}"}
+    return [report(path, caption=caption, category="Per-run plots", subcategory=subcategory,
+                   labels={**labels, "seed": path.rsplit("/seed", 1)[1].split("/")[0]})
+            for path in lowdim_run_files(seeds, figure)]
 
 
-rule run_figures:
-    input:
-        model=f"{RUN_DIR}/model.pt",
-    output:
-        reconstruction=report(
-            f"{RUN_DIR}/reconstruction.png",
-            caption="../report/reconstruction.rst",
-            category="Per-run plots",
-            subcategory="{experiment}: reconstructions",
-            labels={
-                "experiment": "{experiment}",
-                "dataset": "{dataset}",
-                "model": "{model}",
-                "dim": "z{z_dim}-h{mid_dim}",
-                "seed": "{seed}",
-            },
-        ),
-        grid=report(
-            f"{RUN_DIR}/grid.png",
-            caption="../report/grid.rst",
-            category="Per-run plots",
-            subcategory="{experiment}: model samples",
-            labels={
-                "experiment": "{experiment}",
-                "dataset": "{dataset}",
-                "model": "{model}",
-                "dim": "z{z_dim}-h{mid_dim}",
-                "seed": "{seed}",
-            },
-        ),
-    params:
-        plots=plot_settings("run_dpi", "run_points", "run_show_points", "run_ksg_points"),
-        density_plane=config["fidelity"]["density_plane"],
-    log:
-        job_log("run_figures", RUN_NAME),
-    conda:
-        "../envs/mimflow.yaml"
-    script:
-        "../workflow_scripts/run_figures.py"
+for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
+
+    rule:
+        name:
+            f"train_lowdim{suffix}"
+        input:
+            unpack(run_data_input),
+        output:
+            model=lowdim_run_files(seeds, "model.pt"),
+            log_csv=lowdim_run_files(seeds, "train_log.csv"),
+            provenance=lowdim_run_files(seeds, "provenance.json"),
+            epoch_states=lowdim_run_files(seeds, "epoch_states.pt"),
+        params:
+            settings=group_settings,
+            seeds=job_seeds,
+            record_epochs=lambda wc: "animation" in experiment_figures(wc.experiment),
+            # Resume states live beside the outputs, not among them, so Snakemake never deletes them.
+            resume=lowdim_run_files(seeds, "resume.pt"),
+            device=config["lowdim_device"],
+        log:
+            job_log("train_lowdim", GROUP_NAME if seeds is not None else RUN_NAME),
+        benchmark:
+            job_benchmark("train_lowdim", GROUP_NAME if seeds is not None else RUN_NAME)
+        wildcard_constraints:
+            **constraints,
+        threads: 1
+        resources:
+            # minutes; a retry after a time-out gets proportionally more (and resumes from resume.pt)
+            runtime=lambda wc, attempt: config["job_runtime_min"]["train_lowdim"] * attempt,
+            mem_mb=2000,
+            gpu=0 if config["lowdim_device"] == "cpu" else 1,
+        conda:
+            "../envs/mimflow.yaml"
+        script:
+            "../workflow_scripts/train_lowdim.py"
+
+    rule:
+        name:
+            f"evaluate_lowdim{suffix}"
+        input:
+            unpack(run_data_input),
+            model=lowdim_run_files(seeds, "model.pt"),
+        output:
+            metrics=lowdim_run_files(seeds, "metrics.json"),
+            provenance=lowdim_run_files(seeds, "eval_provenance.json"),
+        params:
+            evaluation=config["evaluation"],
+        log:
+            job_log("evaluate_lowdim", GROUP_NAME if seeds is not None else RUN_NAME),
+        wildcard_constraints:
+            **constraints,
+        threads: 1
+        resources:
+            runtime=30,
+            mem_mb=2000,
+        conda:
+            "../envs/mimflow.yaml"
+        script:
+            "../workflow_scripts/evaluate_lowdim.py"
+
+    rule:
+        name:
+            f"run_figures{suffix}"
+        input:
+            model=lowdim_run_files(seeds, "model.pt"),
+        output:
+            reconstruction=run_figure_outputs(seeds, "reconstruction.png", "../report/reconstruction.rst",
+                                              "{experiment}: reconstructions"),
+            grid=run_figure_outputs(seeds, "grid.png", "../report/grid.rst", "{experiment}: model samples"),
+        params:
+            plots=plot_settings("run_dpi", "run_points", "run_show_points", "run_ksg_points"),
+            density_plane=config["fidelity"]["density_plane"],
+        log:
+            job_log("run_figures", GROUP_NAME if seeds is not None else RUN_NAME),
+        wildcard_constraints:
+            **constraints,
+        conda:
+            "../envs/mimflow.yaml"
+        script:
+            "../workflow_scripts/run_figures.py"
 
 
 rule experiment_table:

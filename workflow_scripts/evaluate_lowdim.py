@@ -1,4 +1,4 @@
-"""Snakemake adapter: evaluate one low-dimensional run (rule evaluate_lowdim)."""
+"""Snakemake adapter: evaluate the runs of one low-dimensional job (a seed group, or one run) in one process."""
 import torch
 
 from mimflow.core.io import write_json_atomic
@@ -13,17 +13,19 @@ from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
-started = now()
-model, state = load_lowdim_model(sm.input.model)
-cfg = LowdimRunConfig.from_dict(state["run_config"])
 ev = EvaluationConfig.from_dict(dict(sm.params.evaluation))
-# Evaluation draws its own fresh data from a stream seeded apart from training's.
-generator = torch.Generator().manual_seed(stream(cfg.seed, "evaluation"))
-metrics = evaluate_lowdim(model, lowdim_source(cfg, sm.input.get("data")), cfg, ev, generator)
-metrics["epoch"] = state["best_epoch"]
-metrics["loss"] = state["best_loss"]
-write_json_atomic(metrics, sm.output.metrics)
-write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
-                                    inputs={"model.pt": sm.input.model}, extra={"rule": "evaluate_lowdim"}),
-                  sm.output.provenance)
-log.info("metrics %s", metrics)
+source = None  # the runs of one job share their data; a PCA file is loaded once
+for model_path, metrics_path, provenance_path in zip(sm.input.model, sm.output.metrics, sm.output.provenance):
+    started = now()
+    model, state = load_lowdim_model(model_path)
+    cfg = LowdimRunConfig.from_dict(state["run_config"])
+    source = source or lowdim_source(cfg, sm.input.get("data"))
+    # Evaluation draws its own fresh data from a stream seeded apart from training's.
+    generator = torch.Generator().manual_seed(stream(cfg.seed, "evaluation"))
+    metrics = evaluate_lowdim(model, source, cfg, ev, generator)
+    metrics["epoch"] = state["best_epoch"]
+    metrics["loss"] = state["best_loss"]
+    write_json_atomic(metrics, metrics_path)
+    write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
+                                        inputs={"model.pt": model_path}, extra={"rule": sm.rule}), provenance_path)
+    log.info("seed %d metrics %s", cfg.seed, metrics)

@@ -1,4 +1,4 @@
-"""Snakemake adapter: reconstruction.png and grid.png of one run (rule run_figures)."""
+"""Snakemake adapter: reconstruction.png and grid.png of the runs of one job (a seed group, or one run)."""
 import torch
 
 from mimflow.core.io import save_figure
@@ -11,11 +11,13 @@ from mimflow.names import model_label
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
-model, cfg, mixture, state = load_toy_run(sm.input.model)
-# The figures draw their own fresh points, from a stream seeded apart from training's and evaluation's.
-arrays = run_figure_arrays(model, mixture, sm.params.plots, stream(cfg.seed, "figures"), sm.params.density_plane)
-title = f"{model_label(cfg.model)}, {cfg.dataset}, z{cfg.z_dim}-h{cfg.mid_dim}, seed {cfg.seed}, epoch {state['best_epoch']}"
-reconstruction, grid = run_figures(arrays, dpi=sm.params.plots["run_dpi"], title=title)
-save_figure(reconstruction, sm.output.reconstruction)
-save_figure(grid, sm.output.grid)
-log.info("figure stats %s", arrays.reconstruction.stats)
+for model_path, reconstruction_path, grid_path in zip(sm.input.model, sm.output.reconstruction, sm.output.grid):
+    model, cfg, mixture, state = load_toy_run(model_path)
+    # The figures draw their own fresh points, from a stream seeded apart from training's and evaluation's.
+    arrays = run_figure_arrays(model, mixture, sm.params.plots, stream(cfg.seed, "figures"), sm.params.density_plane)
+    title = (f"{model_label(cfg.model)}, {cfg.dataset}, z{cfg.z_dim}-h{cfg.mid_dim}, seed {cfg.seed}, "
+             f"epoch {state['best_epoch']}")
+    reconstruction, grid = run_figures(arrays, dpi=sm.params.plots["run_dpi"], title=title)
+    save_figure(reconstruction, reconstruction_path)
+    save_figure(grid, grid_path)
+    log.info("seed %d figure stats %s", cfg.seed, arrays.reconstruction.stats)

@@ -72,6 +72,91 @@ def _resume_state(path: Path | None, settings: dict[str, Any]) -> dict | None:
     return state
 
 
+class RunTracker:
+    """One run's bookkeeping across epochs: history, best checkpoint, early stopping, the non-finite
+    policy and the resume checkpoint. `fit` drives one tracker; a stacked trainer drives one per run.
+
+    A non-finite validation loss raises NonFiniteLossError ("raise"); with "skip" (the original
+    low-dimensional code) it is logged and the epoch is no best candidate; with "stop" (the original
+    image code) it is logged and training stops at the best checkpoint so far. With either, only a
+    run without any finite checkpoint fails. With a `resume_path`, the full state is saved there after
+    every epoch and a run whose settings match resumes from it.
+    """
+
+    def __init__(self, stop_rule: StopRule, settings: dict[str, Any], record_type: type,
+                 resume_path: Path | None = None, record_states: bool = False, loss_field: str = "val_loss",
+                 non_finite: str = "raise"):
+        self.stop_rule, self.settings, self.record_type = stop_rule, settings, record_type
+        self.resume_path, self.record_states = resume_path, record_states
+        self.loss_field, self.non_finite = loss_field, non_finite
+        self.result = FitResult()
+        self.start = 1  # the next epoch to train
+        self.finished = False
+
+    def restore(self, epochs: int) -> dict | None:
+        """The resume state (model, optimizer, generator, ...) when one matches the settings, else None.
+        The caller loads the model, optimizer and generator parts; history and selection are taken here."""
+        state = _resume_state(self.resume_path, self.settings)
+        if state is not None:
+            self.result = FitResult(state["best_epoch"], state["best_loss"], state["best_state"],
+                                    [self.record_type(**r) for r in state["history"]], state["stopped_early"],
+                                    state["epoch_states"])
+            self.finished = state["finished"]
+            self.start = epochs + 1 if state["finished"] else state["epoch"] + 1
+        return state
+
+    def observe(self, record: Any, model_state: Callable[[], dict]) -> bool:
+        """Take one epoch's record (wall_time_s filled in); returns whether training stops after it.
+        model_state() gives a copy of the weights, asked for only when they are kept."""
+        epoch, loss = record.epoch, getattr(record, self.loss_field)
+        finite = math.isfinite(loss)
+        if not finite:
+            message = f"non-finite {self.loss_field} ({loss}) at epoch {epoch}"
+            if self.non_finite not in ("skip", "stop"):
+                raise NonFiniteLossError(message)
+            log.warning("%s: %s", message, "not a best-checkpoint candidate" if self.non_finite == "skip"
+                        else "training stops at the best checkpoint so far")
+        result = self.result
+        result.history.append(record)
+        state = None
+        if self.record_states:
+            state = model_state()
+            result.epoch_states.append(state)
+        if finite and epoch >= self.stop_rule.candidate_from and loss < result.best_loss:
+            result.best_epoch, result.best_loss = epoch, loss
+            result.best_state = copy.deepcopy(state) if state is not None else model_state()
+        stop = self.stop_rule.epochs_without_improvement(epoch, result.best_epoch) > self.stop_rule.patience or \
+            (not finite and self.non_finite == "stop")
+        result.stopped_early = stop
+        return stop
+
+    def save(self, epoch: int, epochs: int, model: dict, optimizer: dict, generator: torch.Tensor,
+             cuda_rng: Any = None) -> None:
+        """Write the resume checkpoint after `epoch` (no-op without a resume path)."""
+        if self.resume_path is None:
+            return
+        result = self.result
+        save_torch_atomic({
+            "settings": self.settings, "epoch": epoch, "model": model, "optimizer": optimizer,
+            "generator": generator, "cuda_rng": cuda_rng,
+            "best_epoch": result.best_epoch, "best_loss": result.best_loss, "best_state": result.best_state,
+            "history": [asdict(r) for r in result.history], "stopped_early": result.stopped_early,
+            "finished": result.stopped_early or epoch == epochs, "epoch_states": result.epoch_states,
+        }, self.resume_path)
+
+    def finish(self, model_state: Callable[[], dict]) -> FitResult:
+        """The result with its best state; without any candidate epoch the last weights, as the original."""
+        result = self.result
+        if not result.best_state:
+            last = result.history[-1]
+            if not math.isfinite(getattr(last, self.loss_field)):
+                raise NonFiniteLossError(f"no finite checkpoint: {self.loss_field} is {getattr(last, self.loss_field)} "
+                                         f"at the last epoch ({last.epoch}) and no earlier epoch was a candidate")
+            result.best_epoch, result.best_loss = last.epoch, getattr(last, self.loss_field)
+            result.best_state = model_state()
+        return result
+
+
 def fit(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -87,70 +172,36 @@ def fit(
     loss_field: str = "val_loss",
     non_finite: str = "raise",
 ) -> FitResult:
-    """Train for up to `epochs` epochs; returns the history with the model loaded at its best state.
+    """Train one run for up to `epochs` epochs; returns the history with the model loaded at its best state.
 
     `run_epoch` trains one epoch and returns its record: a dataclass with `epoch`, `wall_time_s`
-    (filled in here) and `loss_field`, the validation loss that selects the best checkpoint. A
-    non-finite validation loss raises NonFiniteLossError ("raise"); with "skip" (the original
-    low-dimensional code) it is logged and the epoch is no best candidate; with "stop" (the original
-    image code) it is logged and training stops at the best checkpoint so far. With either, only a
-    run without any finite checkpoint fails. When `resume_path` is given, the full state is
-    saved there after every epoch and a run whose settings match resumes from it.
+    (filled in here) and `loss_field`, the validation loss that selects the best checkpoint. Selection,
+    stopping, the non-finite policy and resuming are RunTracker's.
     """
-    result, start = FitResult(), 1
-    state = _resume_state(resume_path, settings)
+    tracker = RunTracker(stop_rule, settings, record_type, resume_path, record_states, loss_field, non_finite)
+    state = tracker.restore(epochs)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():  # model-side noise on CUDA
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        result = FitResult(state["best_epoch"], state["best_loss"], state["best_state"],
-                           [record_type(**r) for r in state["history"]], state["stopped_early"],
-                           state["epoch_states"])
-        start = epochs + 1 if state["finished"] else state["epoch"] + 1
 
-    for epoch in range(start, epochs + 1):
+    def model_state() -> dict:
+        return copy.deepcopy(model.state_dict())
+
+    for epoch in range(tracker.start, epochs + 1):
         started = time.perf_counter()
         record = run_epoch(epoch)
-        loss = getattr(record, loss_field)
-        finite = math.isfinite(loss)
-        if not finite:
-            message = f"non-finite {loss_field} ({loss}) at epoch {epoch}"
-            if non_finite not in ("skip", "stop"):
-                raise NonFiniteLossError(message)
-            log.warning("%s: %s", message, "not a best-checkpoint candidate" if non_finite == "skip"
-                        else "training stops at the best checkpoint so far")
         record.wall_time_s = time.perf_counter() - started
-        result.history.append(record)
-        if record_states:
-            result.epoch_states.append(copy.deepcopy(model.state_dict()))
-        if finite and epoch >= stop_rule.candidate_from and loss < result.best_loss:
-            result.best_epoch, result.best_loss = epoch, loss
-            result.best_state = copy.deepcopy(model.state_dict())
-        stop = stop_rule.epochs_without_improvement(epoch, result.best_epoch) > stop_rule.patience or \
-            (not finite and non_finite == "stop")
-        result.stopped_early = stop
+        stop = tracker.observe(record, model_state)
         if on_epoch is not None:
             on_epoch(model, record)
-        if resume_path is not None:
-            save_torch_atomic({
-                "settings": settings, "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "best_epoch": result.best_epoch, "best_loss": result.best_loss, "best_state": result.best_state,
-                "history": [asdict(r) for r in result.history], "stopped_early": stop,
-                "finished": stop or epoch == epochs, "epoch_states": result.epoch_states,
-            }, resume_path)
+        tracker.save(epoch, epochs, model.state_dict(), optimizer.state_dict(), generator.get_state(),
+                     torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
         if stop:
             break
 
-    if not result.best_state:  # no candidate epoch: keep the last model, as the original falls back
-        last = result.history[-1]
-        if not math.isfinite(getattr(last, loss_field)):
-            raise NonFiniteLossError(f"no finite checkpoint: {loss_field} is {getattr(last, loss_field)} at the "
-                                     f"last epoch ({last.epoch}) and no earlier epoch was a candidate")
-        result.best_epoch, result.best_loss = last.epoch, getattr(last, loss_field)
-        result.best_state = copy.deepcopy(model.state_dict())
+    result = tracker.finish(model_state)
     model.load_state_dict(result.best_state)
     return result

@@ -28,7 +28,7 @@ SLOT_POLL_S = 5.0
 
 
 class DeviceUnavailableError(RuntimeError):
-    """images.device asked for CUDA and CUDA cannot be used here."""
+    """A device setting (images.device, lowdim_device) asked for CUDA and CUDA cannot be used here."""
 
 
 def cuda_unusable_reason() -> str | None:
@@ -48,10 +48,11 @@ def cuda_unusable_reason() -> str | None:
     return "no CUDA device was found (no GPU, or no NVIDIA driver)"
 
 
-def resolve_device(requested: str, reason: Callable[[], str | None] | None = None) -> torch.device:
+def resolve_device(requested: str, reason: Callable[[], str | None] | None = None,
+                   key: str = "images.device") -> torch.device:
     """cpu -> CPU; auto -> CUDA when usable, else CPU; cuda -> CUDA, or DeviceUnavailableError naming why not.
-    reason: what says whether CUDA is usable (default cuda_unusable_reason)."""
-    check_choice("images.device", requested, IMAGE_DEVICES)
+    reason: what says whether CUDA is usable (default cuda_unusable_reason); key: the config key asked."""
+    check_choice(key, requested, IMAGE_DEVICES)
     if requested == "cpu":
         return torch.device("cpu")
     why = (reason or cuda_unusable_reason)()
@@ -59,8 +60,8 @@ def resolve_device(requested: str, reason: Callable[[], str | None] | None = Non
         return torch.device("cuda")
     if requested == "auto":
         return torch.device("cpu")
-    raise DeviceUnavailableError(f"images.device is 'cuda' but CUDA is unusable: {why}; "
-                                 f"allowed: run where CUDA works, or set images.device to 'cpu' or 'auto'")
+    raise DeviceUnavailableError(f"{key} is 'cuda' but CUDA is unusable: {why}; "
+                                 f"allowed: run where CUDA works, or set {key} to 'cpu' or 'auto'")
 
 
 def visible_gpu_ids() -> list[str]:
@@ -118,10 +119,10 @@ class JobDevice:
 
 
 def claim_job_device(requested: str, lock_dir: Path = GPU_SLOT_DIR,
-                     log: Callable[[str], None] | None = None) -> JobDevice:
+                     log: Callable[[str], None] | None = None, key: str = "images.device") -> JobDevice:
     """resolve_device, then on CUDA a GPU of this job's own (cuda:<slot>, made the current device): with one
     GPU, concurrent image jobs take turns on it, as they would on a cluster."""
-    device = resolve_device(requested)
+    device = resolve_device(requested, key=key)
     if device.type != "cuda":
         return JobDevice(device)
     slot = claim_gpu_slot(visible_gpu_ids(), lock_dir, log=log)
@@ -129,11 +130,11 @@ def claim_job_device(requested: str, lock_dir: Path = GPU_SLOT_DIR,
     return JobDevice(torch.device("cuda", slot.index), slot)
 
 
-def claim_job_device_or_exit(requested: str, log: logging.Logger) -> JobDevice:
+def claim_job_device_or_exit(requested: str, log: logging.Logger, key: str = "images.device") -> JobDevice:
     """claim_job_device for a job script: on DeviceUnavailableError the job ends at once with that one line
     (in its log and on stderr) instead of a traceback. Keep the result alive: it holds the GPU slot."""
     try:
-        return claim_job_device(requested, log=log.info)
+        return claim_job_device(requested, log=log.info, key=key)
     except DeviceUnavailableError as error:
         log.error("%s", error)
         raise SystemExit(f"error: {error}") from None

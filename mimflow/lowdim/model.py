@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence, Union
 
 import torch
 from torch import nn
@@ -27,9 +28,23 @@ def normal_log_prob(value: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor 
     return (-0.5 * z.pow(2) - scale.log() - 0.5 * LOG_2PI).sum(-1)
 
 
-def rsample(loc: torch.Tensor, scale: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+# One generator for a single run; a sequence of generators, one per run, for runs stacked along dim 0.
+Generators = Union[torch.Generator, Sequence[torch.Generator]]
+
+
+def standard_normal(shape: Sequence[int], generator: Generators, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """N(0, 1) draws of `shape`. With one generator per stacked run, run i's slice [i] is drawn from its own
+    generator with the shape a single run draws, so every run sees the numbers it would see alone."""
+    if isinstance(generator, torch.Generator):
+        return torch.randn(tuple(shape), generator=generator, dtype=dtype)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for {shape[0]} stacked runs")
+    return torch.stack([torch.randn(tuple(shape[1:]), generator=g, dtype=dtype) for g in generator])
+
+
+def rsample(loc: torch.Tensor, scale: torch.Tensor, generator: Generators) -> torch.Tensor:
     """Reparameterised draw loc + scale * eps."""
-    return loc + scale * torch.randn(loc.shape, generator=generator, dtype=loc.dtype)
+    return loc + scale * standard_normal(loc.shape, generator, loc.dtype).to(loc.device)
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,7 @@ class PathTerms:
     x_recon: torch.Tensor | None = None  # encoder path: x~ ~ p(x|z)
 
 
-def encoder_path(model: LowdimModel, x: torch.Tensor, generator: torch.Generator) -> PathTerms:
+def encoder_path(model: LowdimModel, x: torch.Tensor, generator: Generators) -> PathTerms:
     """x -> z ~ q(z|x) -> x~ ~ p(x|z); log q(x) = log p(x|z) + log p(z) - log q(z|x) at that z."""
     q_loc, q_scale = model.encoder(x)
     z = rsample(q_loc, q_scale, generator)
@@ -117,7 +132,7 @@ def encoder_path(model: LowdimModel, x: torch.Tensor, generator: torch.Generator
     return PathTerms(x, z, log_p_x_given_z, log_p_z, log_q_z_given_x, log_q_x, x_recon)
 
 
-def decoder_path(model: LowdimModel, z_obs: torch.Tensor, generator: torch.Generator,
+def decoder_path(model: LowdimModel, z_obs: torch.Tensor, generator: Generators,
                  q_x_form: str = "2019") -> PathTerms:
     """z_obs -> x ~ p(x|z_obs) (reparameterised) -> encoder at x.
 

@@ -1,22 +1,25 @@
-"""Training of the low-dimensional experiments (spec 3.1, 3.6): the epoch step handed to core.fit.
+"""Training of the low-dimensional experiments (spec 3.1, 3.6): runs of one shape trained as one stack.
 
 beta and the Noam learning rate advance once per epoch; the best checkpoint is the lowest test
 loss at epoch >= warmup; early stopping waits `warmup` epochs for an improvement.
 """
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
-from ..core.fit import FitResult, StopRule, check_finite, fit
+from ..core.fit import FitResult, NonFiniteLossError, RunTracker, StopRule
 from ..core.io import save_torch_atomic
 from .data import LowdimSource, lowdim_source
 from .losses import Objective, objective
-from .model import LowdimModel, LowdimModelConfig, decoder_path, encoder_path
+from .model import Generators, LowdimModel, LowdimModelConfig, decoder_path, encoder_path, standard_normal
 from .settings import LowdimRunConfig
+from .stacked import StackedLowdimModel, build_stack, member_optimizer_state, solo_model
 
 
 def beta_schedule(epoch: int, warmup_steps: int, autoencoder: bool = False, schedule: str = "warmup") -> float:
@@ -49,41 +52,80 @@ def build_model(cfg: LowdimRunConfig, x_dim: int) -> LowdimModel:
 
 
 @torch.no_grad()
-def test_loss(model: LowdimModel, x: torch.Tensor, obj: Objective, cfg: LowdimRunConfig,
-              generator: torch.Generator) -> float:
-    """The original's per-epoch test loss at beta = 1 (AE: 0) on one fresh pass.
+def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Objective, cfg: LowdimRunConfig,
+              generator: Generators) -> torch.Tensor:
+    """The original's per-epoch test loss at beta = 1 (AE: 0) on one fresh pass; shape (S,) for S stacked runs.
 
     Batches have equal size, so the mean over the whole pass equals the original's mean of
     batch means; the sampling path uses as many prior draws as there are test points.
     """
     beta = beta_schedule(1, 1, obj.autoencoder)
-    loss = obj.loss(encoder_path(model, x, generator), beta).mean()
+    loss = obj.loss(encoder_path(model, x, generator), beta).mean(-1)
     if obj.sampling_path:
-        z_obs = torch.randn(x.shape[0], cfg.z_dim, generator=generator)
-        loss = (loss + obj.loss(decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta).mean()) / 2
-    return loss.item()
+        z_obs = standard_normal((*x.shape[:-1], cfg.z_dim), generator).to(x.device)
+        loss = (loss + obj.loss(decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta).mean(-1)) / 2
+    return loss
 
 
-def train_lowdim(
-    cfg: LowdimRunConfig,
-    resume_path: Path | None = None,
-    on_epoch: Callable[[LowdimModel, EpochRecord], None] | None = None,
-    record_states: bool = False,
-    source: LowdimSource | None = None,
-) -> tuple[LowdimModel, FitResult]:
-    """Train one run; returns the model loaded with its best checkpoint, and the history.
+@dataclass
+class RunOutcome:
+    """One run of a (stacked) training: its best model and history, or the error that ended it."""
 
-    record_states keeps a copy of the weights after every epoch (for the animation frames).
-    source defaults to the toy stream of cfg.dataset; real-data runs pass their loaded source.
+    cfg: LowdimRunConfig
+    model: LowdimModel | None = None
+    result: FitResult | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class _Member:
+    """A run inside a stacked training: its random stream, its bookkeeping and, off the stack, its state."""
+
+    cfg: LowdimRunConfig
+    generator: torch.Generator
+    tracker: RunTracker
+    model_state: dict | None = None
+    optimizer_state: dict | None = None
+    error: NonFiniteLossError | None = None
+
+
+def check_stackable(cfgs: Sequence[LowdimRunConfig]) -> None:
+    """Runs can share a stack only when they differ in nothing but their seed (distinct seeds)."""
+    if not cfgs:
+        raise ValueError("no runs to train")
+    first = {**cfgs[0].to_dict(), "seed": None}
+    for cfg in cfgs[1:]:
+        other = {**cfg.to_dict(), "seed": None}
+        if other != first:
+            diff = sorted(k for k in first if first[k] != other[k])
+            raise ValueError(f"runs trained together must differ only in their seed; seed {cfg.seed} differs in {diff}")
+    seeds = [cfg.seed for cfg in cfgs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds trained together must be distinct, got {seeds}")
+
+
+def _note_non_finite(loss: torch.Tensor, term: str, first_failure: list) -> None:
+    """Remember, per run, the first non-finite batch loss and its term (one host sync per batch)."""
+    finite = torch.isfinite(loss)
+    if not bool(finite.all()):
+        for index, (ok, value) in enumerate(zip(finite.tolist(), loss.tolist())):
+            if not ok and first_failure[index] is None:
+                first_failure[index] = (term, value)
+
+
+def _train_stack(members: list[_Member], source: LowdimSource, model_config: LowdimModelConfig, start: int,
+                 device: torch.device, on_epoch: Callable[[LowdimRunConfig, EpochRecord], None] | None) -> None:
+    """Train members that all continue at epoch `start` in lockstep, until each stops, fails or ends.
+
+    A member that stops or fails leaves after its epoch and the stack is rebuilt from the others; every
+    member keeps its last weights and optimizer state.
     """
-    obj = objective(cfg.model)
-    source = source if source is not None else lowdim_source(cfg)
-    torch.manual_seed(cfg.seed)  # weight initialisation only; all sampling uses `generator`
-    model = build_model(cfg, source.x_dim)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-
-    def run_epoch(epoch: int) -> EpochRecord:
+    cfg, obj = members[0].cfg, objective(members[0].cfg.model)
+    model, optimizer = build_stack(model_config, [m.model_state for m in members],
+                                   None if start == 1 else [m.optimizer_state for m in members], cfg.lr, device)
+    for epoch in range(start, cfg.epochs + 1):
+        started = time.perf_counter()
+        generators = [m.generator for m in members]
         lr = noam_lr(epoch, cfg.lr, cfg.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -91,31 +133,129 @@ def train_lowdim(
         use_sampling_path = obj.sampling_path and beta >= 1.0
 
         model.train()
-        x_train, _ = source.train_pass(generator)
-        total, n_batches = 0.0, len(x_train) // cfg.batch_size
-        for batch in x_train.split(cfg.batch_size):
+        x_train = torch.stack([source.train_pass(g)[0] for g in generators]).to(device)
+        n_batches = x_train.shape[1] // cfg.batch_size
+        # The original sums batch losses as Python floats: float64 additions in the same order are the same sums.
+        totals = torch.zeros(len(members), dtype=torch.float64, device=device)
+        first_failure: list[tuple[str, float] | None] = [None] * len(members)
+        for batch in x_train.split(cfg.batch_size, dim=1):
             optimizer.zero_grad(set_to_none=True)
-            loss = obj.loss(encoder_path(model, batch, generator), beta).mean()
-            check_finite(loss, epoch, "encoder-path")
-            loss.backward()
-            total += loss.item()
+            loss = obj.loss(encoder_path(model, batch, generators), beta).mean(-1)
+            _note_non_finite(loss, "encoder-path", first_failure)
+            loss.sum().backward()  # runs share no weights: each run's gradient is that of its own loss
+            totals += loss.detach().double()
             if use_sampling_path:
-                z_obs = torch.randn(cfg.batch_size, cfg.z_dim, generator=generator)
-                loss = obj.loss(decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta).mean()
-                check_finite(loss, epoch, "decoder-path")
-                (beta * loss).backward()
-                total += loss.item()
+                z_obs = standard_normal((len(members), cfg.batch_size, cfg.z_dim), generators).to(device)
+                loss = obj.loss(decoder_path(model, z_obs, generators, cfg.mim_decoder_qx), beta).mean(-1)
+                _note_non_finite(loss, "decoder-path", first_failure)
+                (beta * loss).sum().backward()
+                totals += loss.detach().double()
             optimizer.step()
-        train_loss = total / n_batches / (2 if obj.sampling_path else 1)
+        train_losses = (totals / n_batches / (2 if obj.sampling_path else 1)).tolist()
 
         model.eval()
-        x_test, _ = source.test_pass(generator)
-        return EpochRecord(epoch, beta, lr, train_loss, test_loss(model, x_test, obj, cfg, generator), 0.0)
+        x_test = torch.stack([source.test_pass(g)[0] for g in generators]).to(device)
+        test_losses = test_loss(model, x_test, obj, cfg, generators).tolist()
+        wall = (time.perf_counter() - started) / len(members)  # the stack's epoch time, shared out
 
-    stop_rule = StopRule(candidate_from=cfg.warmup_steps, count_from=cfg.warmup_steps, patience=cfg.warmup_steps)
-    result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), EpochRecord,
-                 resume_path, on_epoch, record_states, loss_field="test_loss", non_finite=cfg.non_finite_test_loss)
-    return model, result
+        leaving = set()
+        for index, member in enumerate(members):
+            if first_failure[index] is not None:
+                term, value = first_failure[index]
+                member.error = NonFiniteLossError(f"non-finite {term} loss ({value}) at epoch {epoch}")
+                leaving.add(index)
+                continue
+            record = EpochRecord(epoch, beta, lr, train_losses[index], test_losses[index], wall)
+            stop = member.tracker.observe(record, lambda i=index: model.member_state_dict(i))
+            if on_epoch is not None:
+                on_epoch(member.cfg, record)
+            if stop or epoch == cfg.epochs or member.tracker.resume_path is not None:
+                member.model_state = model.member_state_dict(index)
+                member.optimizer_state = member_optimizer_state(model, optimizer, index)
+                member.tracker.save(epoch, cfg.epochs, member.model_state, member.optimizer_state,
+                                    member.generator.get_state())
+            if stop:
+                leaving.add(index)
+        if leaving:
+            for index in set(range(len(members))) - leaving:
+                members[index].model_state = model.member_state_dict(index)
+                members[index].optimizer_state = member_optimizer_state(model, optimizer, index)
+            members = [m for i, m in enumerate(members) if i not in leaving]
+            if not members:
+                return
+            model, optimizer = build_stack(model_config, [m.model_state for m in members],
+                                           [m.optimizer_state for m in members], cfg.lr, device)
+
+
+def train_lowdim_runs(
+    cfgs: Sequence[LowdimRunConfig],
+    source: LowdimSource | None = None,
+    resume_paths: Sequence[Path | None] | None = None,
+    on_epoch: Callable[[LowdimRunConfig, EpochRecord], None] | None = None,
+    record_states: bool = False,
+    device: torch.device | str = "cpu",
+) -> list[RunOutcome]:
+    """Train runs that differ only in their seed as one stack; one outcome per run, in the given order.
+
+    Each run's numbers are those it gets alone: its weights start from torch.manual_seed(seed), all its
+    sampling uses its own generator seeded with the seed, in the single-run order, and it selects its best
+    checkpoint and stops early by itself. A run whose loss turns non-finite ends with its error; the others
+    go on. record_states keeps every run's weights after every epoch (animation frames). source defaults to
+    the toy stream of the runs' dataset; real-data runs pass their loaded source.
+    """
+    check_stackable(cfgs)
+    cfg0 = cfgs[0]
+    source = source if source is not None else lowdim_source(cfg0)
+    device = torch.device(device)
+    resume_paths = list(resume_paths) if resume_paths is not None else [None] * len(cfgs)
+    stop_rule = StopRule(candidate_from=cfg0.warmup_steps, count_from=cfg0.warmup_steps, patience=cfg0.warmup_steps)
+    model_config = None
+    members = []
+    for cfg, resume_path in zip(cfgs, resume_paths):
+        torch.manual_seed(cfg.seed)  # weight initialisation only; all sampling uses the run's generator
+        initial = build_model(cfg, source.x_dim)
+        model_config = initial.config
+        tracker = RunTracker(stop_rule, cfg.to_dict(), EpochRecord, resume_path, record_states,
+                             loss_field="test_loss", non_finite=cfg.non_finite_test_loss)
+        member = _Member(cfg, torch.Generator().manual_seed(cfg.seed), tracker, model_state=initial.state_dict())
+        state = tracker.restore(cfg.epochs)
+        if state is not None:
+            member.model_state, member.optimizer_state = state["model"], state["optimizer"]
+            member.generator.set_state(state["generator"])
+        members.append(member)
+
+    for start in sorted({m.tracker.start for m in members if not m.tracker.finished}):
+        _train_stack([m for m in members if not m.tracker.finished and m.tracker.start == start], source,
+                     model_config, start, device, on_epoch)
+
+    outcomes = []
+    for member in members:
+        if member.error is not None:
+            outcomes.append(RunOutcome(member.cfg, error=member.error))
+            continue
+        try:
+            result = member.tracker.finish(lambda m=member: copy.deepcopy(m.model_state))
+        except NonFiniteLossError as err:
+            outcomes.append(RunOutcome(member.cfg, error=err))
+            continue
+        outcomes.append(RunOutcome(member.cfg, solo_model(model_config, result.best_state), result))
+    return outcomes
+
+
+def train_lowdim(
+    cfg: LowdimRunConfig,
+    resume_path: Path | None = None,
+    on_epoch: Callable[[LowdimRunConfig, EpochRecord], None] | None = None,
+    record_states: bool = False,
+    source: LowdimSource | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[LowdimModel, FitResult]:
+    """Train one run (a stack of one); returns the model loaded with its best checkpoint, and the history.
+    Raises the run's error (NonFiniteLossError) when it failed."""
+    (outcome,) = train_lowdim_runs([cfg], source, [resume_path], on_epoch, record_states, device)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.model, outcome.result
 
 
 def save_epoch_states(result: FitResult, path: str | Path) -> None:

@@ -102,7 +102,7 @@ def test_epoch_test_loss_formula(mim_run, q_x_form):
     for name in ("vae", "mim", "ae"):
         obj = objective(name)
         beta = 0.0 if obj.autoencoder else 1.0
-        got = epoch_test_loss(model, x, obj, cfg, torch.Generator().manual_seed(10))
+        got = float(epoch_test_loss(model, x, obj, cfg, torch.Generator().manual_seed(10)))
         g = torch.Generator().manual_seed(10)
         with torch.no_grad():
             expected = obj.loss(encoder_path(model, x, g), beta).mean()
@@ -136,7 +136,7 @@ def test_one_epoch_replay_of_the_mim_update():
         total += enc.item() + dec.item()
         opt.step()
     x_test, _ = source.test_pass(g)
-    expected_test = epoch_test_loss(model, x_test, obj, cfg, g)
+    expected_test = float(epoch_test_loss(model, x_test, obj, cfg, g))
 
     assert result.history[0].train_loss == pytest.approx(total / 2 / 2, rel=1e-6)
     assert result.history[0].test_loss == pytest.approx(expected_test, rel=1e-6)
@@ -311,9 +311,10 @@ def test_non_finite_test_loss_is_skipped_as_a_candidate(monkeypatch, caplog):
     real = train_mod.test_loss
     calls = []
 
-    def nan_at_epoch_3(*args):
+    def nan_at_epoch_3(*args):  # per stacked run, as the real one
         calls.append(1)
-        return float("nan") if len(calls) == 3 else real(*args)
+        losses = real(*args)
+        return torch.full_like(losses, float("nan")) if len(calls) == 3 else losses
 
     monkeypatch.setattr(train_mod, "test_loss", nan_at_epoch_3)
     cfg = LowdimRunConfig(model="vae", **{**SMALL, "epochs": 5, "warmup_steps": 1})
