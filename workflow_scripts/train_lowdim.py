@@ -1,7 +1,10 @@
 """Snakemake adapter: train the runs of one low-dimensional job (a seed group, or one run) as one stack.
 
-Each run resumes from its own resume.pt when present. A run that fails (a non-finite loss) fails the job
-after the others are written; their finished resume.pt files stay, so the rerun does not retrain them.
+Each run keeps its full state in its resume.pt, written every epoch and kept once finished, keyed by its
+settings and the code's fingerprint. A killed job resumes from it; a finished one stands for the run when
+the group job reruns for another reason (a seed added, one run's files deleted): that run is re-emitted,
+not retrained, its numbers being the same either way. Delete resume.pt to train a run afresh. A run that
+fails (non-finite loss) fails the job after the others are written.
 """
 import sys
 from dataclasses import asdict
@@ -12,7 +15,7 @@ import torch
 from mimflow.core.checkpoint import save_checkpoint
 from mimflow.core.io import write_csv_atomic, write_json_atomic
 from mimflow.core.joblog import job_logger
-from mimflow.core.provenance import now, provenance_record
+from mimflow.core.provenance import code_fingerprint, now, provenance_record
 from mimflow.images.device import claim_job_device_or_exit
 from mimflow.lowdim.data import lowdim_source
 from mimflow.lowdim.settings import LowdimRunConfig
@@ -40,7 +43,8 @@ def log_epoch(cfg, record):
 
 try:
     outcomes = train_lowdim_runs(cfgs, lowdim_source(cfgs[0], sm.input.get("data")), resumes, on_epoch=log_epoch,
-                                 record_states=sm.params.record_epochs, device=job.device)
+                                 record_states=sm.params.record_epochs, device=job.device,
+                                 resume_key={"code": code_fingerprint()})
 except Exception:
     log.exception("training failed")
     raise
@@ -58,11 +62,9 @@ for index, outcome in enumerate(outcomes):
         "epochs_run": len(result.history), "stopped_early": result.stopped_early,
         "trained_with_seeds": seeds, "device": str(job.device),
     }), sm.output.provenance[index])
-    log.info("seed %d: best epoch %d loss %.5g after %d epochs", cfg.seed, result.best_epoch, result.best_loss,
-             len(result.history))
+    log.info("seed %d: best epoch %d loss %.5g after %d epochs%s", cfg.seed, result.best_epoch, result.best_loss,
+             len(result.history), " (kept from its finished resume.pt, not retrained)" if outcome.restored else "")
 failed = [o for o in outcomes if o.error is not None]
 if failed:
     sys.exit("error: " + "; ".join(f"seed {o.cfg.seed}: {o.error}" for o in failed)
              + " (the other seeds' finished states stay in their resume.pt)")
-for resume in resumes:
-    resume.unlink(missing_ok=True)  # every run is complete; a forced rerun must start afresh

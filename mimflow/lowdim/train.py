@@ -67,6 +67,13 @@ def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Obj
     return loss
 
 
+# Elementwise kernels (tanh, exp, ...) compute a vectorised body and a scalar tail that can round differently;
+# a run's slice of a stacked tensor has the vectorised/scalar split it has alone only when every slice starts
+# on a multiple of the widest loop step (2 AVX-512 vectors, 32 floats). Slices hold batch_size x width values,
+# so runs stack when batch_size is a multiple of 32 (the paper's 128 is); otherwise each run trains alone.
+STACK_BATCH_MULTIPLE = 32
+
+
 @dataclass
 class RunOutcome:
     """One run of a (stacked) training: its best model and history, or the error that ended it."""
@@ -75,6 +82,7 @@ class RunOutcome:
     model: LowdimModel | None = None
     result: FitResult | None = None
     error: Exception | None = None
+    restored: bool = False  # taken whole from a finished resume checkpoint, nothing trained
 
 
 @dataclass
@@ -87,6 +95,7 @@ class _Member:
     model_state: dict | None = None
     optimizer_state: dict | None = None
     error: NonFiniteLossError | None = None
+    restored: bool = False
 
 
 def check_stackable(cfgs: Sequence[LowdimRunConfig]) -> None:
@@ -194,6 +203,7 @@ def train_lowdim_runs(
     on_epoch: Callable[[LowdimRunConfig, EpochRecord], None] | None = None,
     record_states: bool = False,
     device: torch.device | str = "cpu",
+    resume_key: dict | None = None,
 ) -> list[RunOutcome]:
     """Train runs that differ only in their seed as one stack; one outcome per run, in the given order.
 
@@ -201,7 +211,9 @@ def train_lowdim_runs(
     sampling uses its own generator seeded with the seed, in the single-run order, and it selects its best
     checkpoint and stops early by itself. A run whose loss turns non-finite ends with its error; the others
     go on. record_states keeps every run's weights after every epoch (animation frames). source defaults to
-    the toy stream of the runs' dataset; real-data runs pass their loaded source.
+    the toy stream of the runs' dataset; real-data runs pass their loaded source. A run's resume checkpoint
+    (resume_paths) must match its settings plus resume_key (e.g. the code version) to be used; a finished
+    one stands for the run without training.
     """
     check_stackable(cfgs)
     cfg0 = cfgs[0]
@@ -215,18 +227,21 @@ def train_lowdim_runs(
         torch.manual_seed(cfg.seed)  # weight initialisation only; all sampling uses the run's generator
         initial = build_model(cfg, source.x_dim)
         model_config = initial.config
-        tracker = RunTracker(stop_rule, cfg.to_dict(), EpochRecord, resume_path, record_states,
-                             loss_field="test_loss", non_finite=cfg.non_finite_test_loss)
+        tracker = RunTracker(stop_rule, {**cfg.to_dict(), **(resume_key or {})}, EpochRecord, resume_path,
+                             record_states, loss_field="test_loss", non_finite=cfg.non_finite_test_loss)
         member = _Member(cfg, torch.Generator().manual_seed(cfg.seed), tracker, model_state=initial.state_dict())
         state = tracker.restore(cfg.epochs)
         if state is not None:
             member.model_state, member.optimizer_state = state["model"], state["optimizer"]
             member.generator.set_state(state["generator"])
+            member.restored = tracker.finished
         members.append(member)
 
+    stackable = cfg0.batch_size % STACK_BATCH_MULTIPLE == 0
     for start in sorted({m.tracker.start for m in members if not m.tracker.finished}):
-        _train_stack([m for m in members if not m.tracker.finished and m.tracker.start == start], source,
-                     model_config, start, device, on_epoch)
+        due = [m for m in members if not m.tracker.finished and m.tracker.start == start]
+        for stack in [due] if stackable else [[m] for m in due]:
+            _train_stack(stack, source, model_config, start, device, on_epoch)
 
     outcomes = []
     for member in members:
@@ -238,7 +253,8 @@ def train_lowdim_runs(
         except NonFiniteLossError as err:
             outcomes.append(RunOutcome(member.cfg, error=err))
             continue
-        outcomes.append(RunOutcome(member.cfg, solo_model(model_config, result.best_state), result))
+        outcomes.append(RunOutcome(member.cfg, solo_model(model_config, result.best_state), result,
+                                   restored=member.restored))
     return outcomes
 
 

@@ -45,10 +45,16 @@ def test_evaluation_change_reruns_evaluation_and_figures_not_training(smoke_run)
     assert sum(rule == "evaluate_lowdim" for rule, _ in jobs) == 13  # every low-dimensional run
 
 
-def test_adding_a_seed_trains_only_the_new_seed(smoke_run):
+def test_adding_a_seed_reruns_only_the_seed_groups_that_gain_it(smoke_run):
+    """Seeds train as one job per seed group, so the groups of experiments on the global list rerun; the group
+    job then trains only the new seed (the old one is kept from its finished resume.pt: see
+    tests/workflow/test_stacking.py, which runs it). animation keeps its own seed list and is not touched."""
     jobs = planned_jobs(smoke_run, {"seeds": [1, 2]})
-    trained = [w for rule, w in jobs if rule == "train_lowdim"]
-    assert trained and {w["seed"] for w in trained} == {"2"}
+    trained = [w for rule, w in jobs if rule.startswith("train_lowdim")]
+    assert trained and all("seed" not in w for w in trained)  # group jobs: every seed of the group
+    assert {w["experiment"] for w in trained} == {"toy2d", "toy2d_entropy", "bottleneck_toy4_20", "bottleneck_fmnist20",
+                                                  "bottleneck_fmnist20_trainfit"}
+    assert len(trained) == 10
     assert "train_image" not in rules_of(jobs)  # image seeds are their own list
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from mimflow.workflow import IMAGE_RUN_DIR, image_runs
@@ -136,4 +137,4 @@ def test_time_limit_then_retry_resumes_training(tmp_path, slurm_cluster):
     assert resumed_at > 2, log[-2000:]  # continued where the first attempt stopped, not from epoch 1
     history = (workdir / run / "train_log.csv").read_text().splitlines()
     assert [int(line.split(",")[0]) for line in history[1:]] == list(range(1, 41))  # each epoch exactly once
-    assert not (workdir / run / "resume.pt").exists()
+    assert torch.load(workdir / run / "resume.pt", weights_only=False)["finished"]  # kept once finished
