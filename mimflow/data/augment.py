@@ -214,8 +214,10 @@ def random_affine(images: torch.Tensor, aug: AffineAugment, generator: torch.Gen
 
 def dequantize(images_uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(255 x + U[0, 1)) / 256 clamped to [1e-3, 1 - 1e-3], x = pixel / 255, as the original's train transform."""
-    noise = torch.rand(images_uint8.shape, generator=generator)
-    return ((images_uint8.to(torch.float32) + noise) / 256.0).clamp(1e-3, 1 - 1e-3)
+    values = torch.rand(images_uint8.shape, generator=generator)
+    values += images_uint8  # in place: the same IEEE sums as pixel + noise, without three 4-byte copies
+    values /= 256.0
+    return values.clamp_(1e-3, 1 - 1e-3)
 
 
 __all__ = ["AffineAugment", "apply_affine", "apply_affine_pil", "dequantize", "inverse_affine_matrices",

@@ -42,9 +42,11 @@ def test_smoke_preset_through_slurm(tmp_path, slurm_cluster, fixture_server):
     config = smoke_config()
     for name in config["run_experiments"]:
         assert (workdir / "results" / "tables" / f"{name}_summary.csv").is_file()
-    # low-dimensional runs went out in groups: many runs share one SLURM job
-    lowdim_jobs = [json.loads(p.read_text())["slurm_job_id"] for p in workdir.glob("results/runs/toy2d/**/provenance.json")]
-    assert all(lowdim_jobs) and len(set(lowdim_jobs)) < len(lowdim_jobs)
+    # a seed group's train -> evaluate -> figures chain went out as one SLURM job, one per group
+    folders = sorted(p.parent for p in workdir.glob("results/runs/toy2d/**/provenance.json"))
+    train_jobs = [json.loads((f / "provenance.json").read_text())["slurm_job_id"] for f in folders]
+    eval_jobs = [json.loads((f / "eval_provenance.json").read_text())["slurm_job_id"] for f in folders]
+    assert all(train_jobs) and train_jobs == eval_jobs and len(set(train_jobs)) == len(folders)  # smoke: 1 seed
     # image jobs ran under SLURM with a GPU assigned (fake devices 0/1)
     config["images"] = yaml.safe_load((workdir / "presets" / "smoke.yaml").read_text())["images"]
     for run in image_runs(config):
