@@ -88,12 +88,28 @@ def lowdim_rule_variants():
         suffix = group_rule_suffix(config, seeds)
         listed = "|".join(map(str, seeds))
         variants.append((suffix, seeds, {"experiment": "|".join(experiments)}))
-        variants.append((suffix + "_one_run", None, {"experiment": "|".join(experiments),
+        variants.append((f"{suffix}_one_run", None, {"experiment": "|".join(experiments),
                                                      "seed": rf"(?!(?:{listed})(?!\d))\d+"}))
     return variants
 
 
 LOWDIM_RULE_VARIANTS = lowdim_rule_variants()
+
+
+def lowdim_run_files(seeds, filename):
+    """A low-dimensional job's output paths: one per seed of a group rule, or the run of a single-run rule
+    (seeds None)."""
+    if seeds is None:
+        return [f"{RUN_DIR}/{filename}"]
+    return [f"{GROUP_DIR}/seed{seed}/{filename}" for seed in seeds]
+
+
+def run_figure_outputs(seeds, figure, caption, subcategory):
+    """The per-run figure outputs of a low-dimensional job, each a report item labelled with its run."""
+    labels = {"experiment": "{experiment}", "dataset": "{dataset}", "model": "{model}", "dim": "z{z_dim}-h{mid_dim}"}
+    seed_labels = ["{seed}"] if seeds is None else [str(seed) for seed in seeds]
+    return [report(path, caption=caption, category="Per-run plots", subcategory=subcategory,
+                   labels={**labels, "seed": seed}) for path, seed in zip(lowdim_run_files(seeds, figure), seed_labels)]
 
 
 def job_seeds(wildcards):

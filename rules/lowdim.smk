@@ -7,20 +7,6 @@
 # rules/images.smk mirrors this file.
 
 
-def lowdim_run_files(seeds, filename):
-    """A job's output paths: one per seed of a group rule, or the one run of a single-run rule (seeds None)."""
-    if seeds is None:
-        return [f"{RUN_DIR}/{filename}"]
-    return [f"{GROUP_DIR}/seed{seed}/{filename}" for seed in seeds]
-
-
-def run_figure_outputs(seeds, figure, caption, subcategory):
-    labels = {"experiment": "{experiment}", "dataset": "{dataset}", "model": "{model}", "dim": "z{z_dim}-h{mid_dim}"}
-    return [report(path, caption=caption, category="Per-run plots", subcategory=subcategory,
-                   labels={**labels, "seed": path.rsplit("/seed", 1)[1].split("/")[0]})
-            for path in lowdim_run_files(seeds, figure)]
-
-
 for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
 
     rule:

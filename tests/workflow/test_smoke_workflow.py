@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from mimflow.workflow import experiment_runs, run_dir
@@ -105,11 +106,12 @@ def test_bad_config_stops_before_any_job(tmp_path, bad, expected):
 
 
 def test_command_line_config_values_are_coerced(tmp_path):
-    """`--config seeds=[1,2]` arrives as strings; the seeds still become integers (a dry run plans seed 2)."""
+    """`--config seeds=[1,2]` arrives as strings; the seeds still become integers (a dry run plans seed 2,
+    in the seed-group jobs' outputs)."""
     workdir = copy_workflow(tmp_path / "wf")
     proc = snakemake(workdir, "-n", "--configfile", "presets/smoke.yaml", "--config", "seeds=[1,2]", "run_images=false",
                      "build_datasets=[]", "run_experiments=[toy2d]")
-    assert "seed=2" in proc.stdout and "train_image" not in proc.stdout, proc.stdout[-3000:]
+    assert "/seed2/model.pt" in proc.stdout and "train_image" not in proc.stdout, proc.stdout[-3000:]
 
 
 def test_every_dataset_was_downloaded_and_built(smoke_run):
