@@ -43,3 +43,4 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/grid_bench.py

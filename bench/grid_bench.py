@@ -12,6 +12,8 @@
    fetched here): they are priced on full-size synthetic data at 50 and at 200 (the cap) epochs, z_dims
    between the measured 2 and 20 interpolated. Add the measured evaluation (and per-run figure) time per
    run and a process start-up per job, and divide by the 2 cores (single-threaded jobs, packed perfectly).
+   The same measurements price the grid as it ran before seed groups (each run trained alone, one job per
+   run and stage) for comparison.
 
 Usage: python bench/grid_bench.py [--repo PATH] [--skip-projection] [--skip-measured]
 """
@@ -188,13 +190,15 @@ def projection() -> dict:
         for label, (mean, longest) in epochs.items():
             rows.append({"experiment": name, "case": label, "runs": n,
                          "train_s": c0 * longest + c1 * n * mean,
-                         "other_s": n * per_run_cache[key] + jobs * start_s})
-    by_experiment: dict[tuple[str, str], dict] = defaultdict(lambda: {"runs": 0, "train_s": 0.0, "other_s": 0.0})
+                         "other_s": n * per_run_cache[key] + jobs * start_s,
+                         # one job per run and stage, each run trained alone (the code before issue 14)
+                         "before_s": n * (one * mean + per_run_cache[key] + jobs * start_s)})
+    by_experiment: dict[tuple[str, str], dict] = defaultdict(
+        lambda: {"runs": 0, "train_s": 0.0, "other_s": 0.0, "before_s": 0.0})
     for row in rows:
         entry = by_experiment[(row["experiment"], row["case"])]
-        entry["runs"] += row["runs"]
-        entry["train_s"] += row["train_s"]
-        entry["other_s"] += row["other_s"]
+        for field in ("runs", "train_s", "other_s", "before_s"):
+            entry[field] += row[field]
     return {"by_experiment": dict(by_experiment), "job_start_s": start_s, "pca_stack_epoch_s": pca_cost,
             "per_run_s": per_run_cache}
 
@@ -203,21 +207,25 @@ def print_projection(result: dict) -> None:
     print(f"job start-up (python + torch + mimflow imports): {result['job_start_s']:.2f} s")
     print("PCA stack epoch seconds (1 seed, 10 seeds):",
           {f"{m} z{z}": (round(a, 2), round(b, 2)) for (m, z), (a, b) in result["pca_stack_epoch_s"].items()})
-    print("| experiment | runs | core-s train | core-s eval+figures+start-up | core-s per run |")
-    print("|---|---|---|---|---|")
-    totals = defaultdict(float)
+    print("| experiment | runs | core-s train | core-s eval+figures+start-up | core-s per run | "
+          "core-s per run, one job per run and stage (before) |")
+    print("|---|---|---|---|---|---|")
+    totals, before = defaultdict(float), defaultdict(float)
     for (name, case), e in sorted(result["by_experiment"].items()):
         if case == "cap" and not name.startswith("bottleneck_fmnist"):
             continue
         label = name if not name.startswith("bottleneck_fmnist") else f"{name} ({'50' if case == 'low' else '200'} epochs)"
         core = e["train_s"] + e["other_s"]
-        print(f"| {label} | {e['runs']} | {e['train_s']:.0f} | {e['other_s']:.0f} | {core / e['runs']:.1f} |")
+        print(f"| {label} | {e['runs']} | {e['train_s']:.0f} | {e['other_s']:.0f} | {core / e['runs']:.1f} | "
+              f"{e['before_s'] / e['runs']:.1f} |")
         for scenario in ("low", "cap"):
             if case == scenario or (case == "low" and not name.startswith("bottleneck_fmnist")):
                 totals[scenario] += core
+                before[scenario] += e["before_s"]
     for scenario, label in (("low", "PCA runs at 50 epochs"), ("cap", "PCA runs at the 200-epoch cap")):
         print(f"projected full grid, {label}: {totals[scenario]:.0f} core-s = "
-              f"{totals[scenario] / CORES / 3600:.2f} h on {CORES} cores")
+              f"{totals[scenario] / CORES / 3600:.2f} h on {CORES} cores (one job per run and stage: "
+              f"{before[scenario]:.0f} core-s = {before[scenario] / CORES / 3600:.2f} h)")
 
 
 def main() -> None:

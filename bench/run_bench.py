@@ -4,7 +4,8 @@
    training + evaluation wall time, seconds per epoch.
 2. KSG mutual information on 10,000 4-D points (median of 5).
 3. `snakemake -n` on the full config.yaml grid.
-Prints a Markdown table to paste into bench/RESULTS.md.
+Prints a Markdown table to paste into bench/RESULTS.md. The grid benchmark (issue 14) is bench/grid_bench.py;
+`make bench` runs both.
 """
 from __future__ import annotations
 

@@ -175,7 +175,12 @@ def _train_stack(members: list[_Member], source: LowdimSource, model_config: Low
                 leaving.add(index)
                 continue
             record = EpochRecord(epoch, beta, lr, train_losses[index], test_losses[index], wall)
-            stop = member.tracker.observe(record, lambda i=index: model.member_state_dict(i))
+            try:
+                stop = member.tracker.observe(record, lambda i=index: model.member_state_dict(i))
+            except NonFiniteLossError as error:  # a non-finite test loss under the "raise" policy: this run only
+                member.error = error
+                leaving.add(index)
+                continue
             if on_epoch is not None:
                 on_epoch(member.cfg, record)
             if stop or epoch == cfg.epochs or member.tracker.resume_path is not None:

@@ -158,3 +158,21 @@ def test_a_batch_size_off_the_vector_width_trains_each_run_alone():
     runs = cfgs("vae", [1, 2], batch_size=100, dataset_size=500, epochs=3)
     for outcome in train_lowdim_runs(runs):
         assert_same_run(outcome.result, train_lowdim(outcome.cfg)[1])
+
+
+def test_a_non_finite_test_loss_under_raise_fails_only_that_run(monkeypatch):
+    real = train_mod.test_loss
+    calls = []
+
+    def nan_for_the_middle_run_at_epoch_2(*args):
+        calls.append(1)
+        losses = real(*args)
+        return torch.cat([losses[:1], losses[1:2] * float("nan"), losses[2:]]) if len(calls) == 2 else losses
+
+    runs = cfgs("vae", [1, 2, 3], epochs=3, non_finite_test_loss="raise")
+    alone = [train_lowdim(cfg)[1] for cfg in runs]
+    monkeypatch.setattr(train_mod, "test_loss", nan_for_the_middle_run_at_epoch_2)
+    outcomes = train_lowdim_runs(runs)
+    assert str(outcomes[1].error) == "non-finite test_loss (nan) at epoch 2"
+    assert_same_run(outcomes[0].result, alone[0])
+    assert_same_run(outcomes[2].result, alone[2])
