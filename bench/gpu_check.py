@@ -20,7 +20,7 @@ import time
 import torch
 
 from mimflow.images.data import ImageData, sampling_generator
-from mimflow.images.device import numerics, resolve_device
+from mimflow.core.device import numerics, resolve_device
 from mimflow.images.losses import auto_pass_copies, importance_sampled_nll
 from mimflow.images.model import build_image_model
 from mimflow.images.settings import ImageRunConfig

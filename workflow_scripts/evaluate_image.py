@@ -8,7 +8,7 @@ from mimflow.core.joblog import job_logger
 from mimflow.core.provenance import now, provenance_record
 from mimflow.core.seeds import stream
 from mimflow.images.data import seeded_generators
-from mimflow.images.device import claim_job_device_or_exit
+from mimflow.core.device import claim_job_device_or_exit
 from mimflow.images.evaluate import evaluate_image
 from mimflow.images.model import load_run
 from mimflow.images.settings import ImageEvaluationConfig

@@ -8,7 +8,7 @@ from mimflow.core.io import save_figure
 from mimflow.core.joblog import job_logger
 from mimflow.core.seeds import stream
 from mimflow.images.data import seeded_generators
-from mimflow.images.device import claim_job_device_or_exit, numerics
+from mimflow.core.device import claim_job_device_or_exit, numerics
 from mimflow.images.evaluate import latent_samples, tsne_embedding
 from mimflow.images.figures import (
     as_images,

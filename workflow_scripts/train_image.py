@@ -8,7 +8,7 @@ from mimflow.core.io import write_csv_atomic, write_json_atomic
 from mimflow.core.joblog import job_logger
 from mimflow.core.provenance import now, provenance_record
 from mimflow.images.data import load_image_data
-from mimflow.images.device import claim_job_device_or_exit
+from mimflow.core.device import claim_job_device_or_exit
 from mimflow.images.settings import ImageRunConfig
 from mimflow.images.train import train_image
 

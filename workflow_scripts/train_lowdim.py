@@ -16,7 +16,7 @@ from mimflow.core.checkpoint import save_checkpoint
 from mimflow.core.io import write_csv_atomic, write_json_atomic
 from mimflow.core.joblog import job_logger
 from mimflow.core.provenance import code_fingerprint, now, provenance_record
-from mimflow.images.device import claim_job_device_or_exit
+from mimflow.core.device import claim_job_device_or_exit
 from mimflow.lowdim.data import lowdim_source
 from mimflow.lowdim.settings import LowdimRunConfig
 from mimflow.lowdim.train import save_epoch_states, train_lowdim_runs

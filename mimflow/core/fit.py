@@ -25,10 +25,9 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; the message names the epoch and the term."""
 
 
-def check_finite(loss: torch.Tensor | float, epoch: int, term: str) -> None:
-    value = loss.item() if isinstance(loss, torch.Tensor) else loss
-    if not math.isfinite(value):
-        raise NonFiniteLossError(f"non-finite {term} loss ({value}) at epoch {epoch}")
+def non_finite_loss_error(term: str, value: float, epoch: int) -> NonFiniteLossError:
+    """The error of a training loss that became NaN or infinite, naming its term and epoch."""
+    return NonFiniteLossError(f"non-finite {term} loss ({value}) at epoch {epoch}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch
 
 from ..core.metrics import knn_accuracies, ksg_error_scale, ksg_mutual_information
 from .data import ImageData
-from .device import numerics
+from ..core.device import numerics
 from .layers import full_precision
 from .losses import auto_pass_copies, importance_sampled_nll, vae_elbo_terms
 from .model import HVAE2Level

@@ -13,7 +13,7 @@ import torch
 
 from ..core.fit import FitResult, StopRule, fit
 from .data import ImageData, sampling_generator
-from .device import numerics, resolve_device
+from ..core.device import numerics, resolve_device
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
 from .optim import AdamNormGrad

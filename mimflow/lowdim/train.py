@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..core.fit import FitResult, NonFiniteLossError, RunTracker, StopRule
+from ..core.fit import FitResult, NonFiniteLossError, RunTracker, StopRule, non_finite_loss_error
 from ..core.io import save_torch_atomic
 from .data import LowdimSource, lowdim_source
 from .losses import Objective, objective
@@ -170,8 +170,7 @@ def _train_stack(members: list[_Member], source: LowdimSource, model_config: Low
         leaving = set()
         for index, member in enumerate(members):
             if first_failure[index] is not None:
-                term, value = first_failure[index]
-                member.error = NonFiniteLossError(f"non-finite {term} loss ({value}) at epoch {epoch}")
+                member.error = non_finite_loss_error(*first_failure[index], epoch)
                 leaving.add(index)
                 continue
             record = EpochRecord(epoch, beta, lr, train_losses[index], test_losses[index], wall)

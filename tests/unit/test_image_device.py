@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from mimflow.images.device import (
+from mimflow.core.device import (
     DeviceUnavailableError,
     claim_gpu_slot,
     claim_job_device,
@@ -193,7 +193,7 @@ def test_masked_conv_grad_changes_pixelhvae_training_and_reaches_the_model():
 
 def test_claim_job_device_puts_each_job_on_its_own_visible_gpu(tmp_path, monkeypatch):
     """The CUDA branch with faked devices: CUDA_VISIBLE_DEVICES=3,5 (as SLURM or a user sets it), two GPUs."""
-    import mimflow.images.device as device_module
+    import mimflow.core.device as device_module
 
     monkeypatch.setattr(device_module, "cuda_unusable_reason", lambda: None)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

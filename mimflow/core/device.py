@@ -1,4 +1,4 @@
-"""Where an image job runs: the device it asked for (images.device), its numerics
+"""Where a job runs: the device it asked for (images.device, lowdim_device), its numerics
 (fidelity.image_precision), and, on a machine with several GPUs, a GPU of its own.
 
 A job that asked for CUDA and cannot get it fails at start: on the CPU one paper-scale epoch takes about
@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from ..core.settings import check_choice
+from .settings import check_choice
 from ..names import IMAGE_DEVICES, IMAGE_PRECISIONS
 
 # Lock files of the GPU slots, relative to the working directory (the workflow's root).
