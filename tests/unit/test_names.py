@@ -36,7 +36,7 @@ def test_schema_enums_equal_the_names_module():
     assert images["priors"]["items"]["enum"] == list(names.PRIORS)
     assert EXPERIMENT["figures"]["items"]["enum"] == list(names.FIGURE_FAMILIES)
     assert set(PROPS["data"]["properties"]["sources"]["properties"]) == set(names.DATA_SOURCES)
-    assert set(names.IMAGE_DATASETS.values()) <= set(names.DATA_SOURCES)
+    assert set(names.DOWNLOADED_IMAGE_DATASETS.values()) <= set(names.DATA_SOURCES)
 
 
 def test_schema_dataset_pattern_equals_the_names_module():

@@ -163,7 +163,7 @@ def test_an_image_job_that_wants_cuda_without_it_fails_at_start_in_one_line(smok
         pytest.skip("CUDA works here")
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "resources" / "datasets").mkdir(parents=True)
-    shutil.copy2(smoke_run / "resources" / "datasets" / "dynamic_mnist.pt", workdir / "resources" / "datasets")
+    shutil.copy2(smoke_run / "resources" / "datasets" / "mnist5k.pt", workdir / "resources" / "datasets")
     (workdir / "want_cuda.yaml").write_text("images: {device: cuda}\n")
     run = next(iter(image_runs(smoke_config())))
     result = snakemake(workdir, f"{IMAGE_RUN_DIR.format(**run)}/model.pt", "--cores", "1", "--configfile",
