@@ -123,6 +123,9 @@ def test_every_dataset_was_downloaded_and_built(smoke_run):
         data = torch.load(smoke_run / "resources" / "datasets" / f"{name}.pt", weights_only=False)
         assert len(data["x_val"]) == n_val and len(data["y_val"]) == n_val
         assert set(data["x_test"].unique().tolist()) <= {0, 1}  # binarised once
+    data = torch.load(smoke_run / "resources" / "datasets" / "mnist5k.pt", weights_only=False)  # real digits, no download
+    assert torch.bincount(data["y_test"]).tolist() == [5] * 10 and len(data["x_train"]) == 4900
+    assert set(data["x_test"].unique().tolist()) == {0, 1}
     for fit in ("per_split", "train"):
         data = torch.load(smoke_run / "resources" / "datasets" / f"pca-fashion-mnist20-{fit}.pt", weights_only=False)
         assert data["fit"] == fit and data["test_x"].shape == (256, 20)
