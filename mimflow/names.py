@@ -1,24 +1,10 @@
-"""Every name the pipeline knows, listed once: wildcard constraints, settings checks, the config
-schema (held equal by tests/unit/test_names.py) and figure labels all read them from here."""
+"""Every fixed name the pipeline knows, listed once: wildcard constraints, settings checks and the config
+schema (its `x-names` enums are filled from here when the config is checked) all read them from here."""
 from __future__ import annotations
 
-# Low-dimensional models (mimflow.lowdim.losses.OBJECTIVES gives each its loss), with their figure
-# labels and colours: as in the published figures, the MIM family blue and the VAE family red.
-LOWDIM_MODELS: dict[str, tuple[str, str]] = {
-    "mim": ("MIM", "tab:blue"),
-    "amim": ("A-MIM", "tab:cyan"),
-    "mim-minusH": ("MIM − R_H", "tab:blue"),
-    "vae": ("VAE", "tab:red"),
-    "vae-plusH": ("VAE + R_H", "tab:red"),
-    "ae": ("AE", "tab:green"),
-}
-# Models with MIM's decoder (prior-sampling) path; planning reads this without importing torch.
-SAMPLING_PATH_MODELS = frozenset({"mim", "mim-minusH"})
+# The extension points (low-dimensional objectives, dataset families, metrics) have their names in
+# mimflow.registry, filled by mimflow.objectives, mimflow.datasets, mimflow.metrics and the plugins.
 ACTIVATIONS = ("tanh", "relu", "swish")
-# Low-dimensional datasets: toy<k>[_<dim>] ring GMMs, toy<TEXT> letter GMMs, PCA Fashion-MNIST.
-TOY_DATASET_PATTERN = r"toy(\d+(_\d+)?|MIM|VAE|AE)"
-PCA_DATASET_PATTERN = r"pca-fashion-mnist\d+"
-
 # Image experiments: two-level HVAE decoders, objectives and priors.
 ARCHS = ("convhvae_2level", "pixelhvae_2level")
 IMAGE_OBJECTIVES = ("vae", "smim", "amim")
@@ -54,16 +40,14 @@ def alternatives(names) -> str:
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
-def is_pca_dataset(name: str) -> bool:
-    """A PCA Fashion-MNIST dataset name (built from a file), as opposed to toy data sampled on the fly."""
-    import re
-
-    return re.fullmatch(PCA_DATASET_PATTERN, name) is not None
-
-
 def model_label(model: str) -> str:
-    return LOWDIM_MODELS.get(model, (model, "black"))[0]
+    """The figure label of a low-dimensional objective (its name where none is registered)."""
+    from .objectives import OBJECTIVES
+
+    return OBJECTIVES[model].label if model in OBJECTIVES else model
 
 
 def model_color(model: str) -> str:
-    return LOWDIM_MODELS.get(model, (model, "black"))[1]
+    from .objectives import OBJECTIVES
+
+    return OBJECTIVES[model].color if model in OBJECTIVES else "black"

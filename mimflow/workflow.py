@@ -12,15 +12,9 @@ from typing import Any, Iterator
 
 import yaml
 
-from .names import (
-    IMAGE_DATASETS,
-    LOWDIM_MODELS,
-    PCA_DATASET_PATTERN,
-    SAMPLING_PATH_MODELS,
-    TOY_DATASET_PATTERN,
-    alternatives,
-    is_pca_dataset,
-)
+from . import names
+from .names import IMAGE_DATASETS, alternatives
+from .registry import DATASETS, METRICS, OBJECTIVES, configure, dataset_family
 
 # A seed group: the runs of one experiment, dataset, model and shape, which train as one stack (one job);
 # its name names the group's jobs' logs and benchmarks.
@@ -66,10 +60,10 @@ def wildcard_patterns(config: dict[str, Any]) -> dict[str, str]:
     """The Snakefile's wildcard constraints, from the names module and the configured experiments."""
     from .names import ARCHS, DATA_SOURCES, IMAGE_OBJECTIVES, PRIORS
 
-    models = alternatives(LOWDIM_MODELS)
+    models = alternatives(OBJECTIVES.names())
     return dict(
         experiment=alternatives(config["experiments"]),
-        dataset="|".join([TOY_DATASET_PATTERN, PCA_DATASET_PATTERN, alternatives(IMAGE_DATASETS)]),
+        dataset="|".join([*(f"(?:{family.pattern})" for family in DATASETS.values()), alternatives(IMAGE_DATASETS)]),
         source=alternatives(DATA_SOURCES),
         arch=alternatives(ARCHS),
         objective=alternatives(IMAGE_OBJECTIVES),
@@ -108,6 +102,8 @@ def _allowed(error) -> str:
         return "all of " + ", ".join(error.validator_value)
     if error.validator == "type":
         return f"a value of type {error.validator_value}"
+    if error.validator == "uniqueItems":
+        return "distinct values (each at most once)"
     return schema.get("description") or error.message
 
 
@@ -144,12 +140,45 @@ def coerce_to_schema(value: Any, schema: dict, root: dict | None = None) -> Any:
     return value
 
 
+def fill_schema(node: Any) -> Any:
+    """The schema with its markers filled in: `x-names: NAME` becomes the enum of mimflow.names.NAME, and
+    `x-registry: objectives | metrics | datasets` the registered names (datasets: a name pattern)."""
+    if isinstance(node, list):
+        return [fill_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: fill_schema(value) for key, value in node.items()}
+    if "x-names" in node:
+        node["enum"] = list(getattr(names, node.pop("x-names")))
+    registry = node.pop("x-registry", None)
+    if registry in ("objectives", "metrics"):
+        node["enum"] = (OBJECTIVES if registry == "objectives" else METRICS).names()
+    elif registry == "datasets":
+        node["pattern"] = "^(" + "|".join(f"(?:{family.pattern})" for family in DATASETS.values()) + ")$"
+        node["description"] = "; ".join([*(family.description or family.pattern for family in DATASETS.values()
+                                            if not family.name.startswith("vectors:")),
+                                          "or a file of one's own vectors named under vector_datasets"])
+    elif registry is not None:
+        raise ValueError(f"schema marker x-registry: {registry!r} is not one of objectives, metrics, datasets")
+    return node
+
+
 def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Coerce command-line strings, validate against the JSON schema, then the cross-references;
-    raise ConfigError (one line). The config is updated in place."""
+    """Coerce command-line strings, register the config's plugins and vector datasets, validate against the
+    JSON schema (its name lists filled from the registries), then the cross-references; raise ConfigError
+    (one line). The config is updated in place."""
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    raw_schema = yaml.safe_load(Path(schema_path).read_text())
+    plugins = config.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise ConfigError(f"config key plugins: value {plugins!r} is not allowed; allowed: a list of module names "
+                          "or .py files")
+    try:
+        configure(config)
+    except ValueError as err:
+        raise ConfigError(f"config key plugins/vector_datasets: {err}") from None
+    schema = fill_schema(raw_schema)
     config.update(coerce_to_schema(config, schema))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
@@ -173,6 +202,8 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
         for switch in set(IMAGE_SWITCHES) & set(exp.get("fidelity", {})):
             raise ConfigError(f"config key experiments.{name}.fidelity.{switch}: not allowed per experiment "
                               f"(it applies to the image runs only); allowed: set fidelity.{switch} globally")
+        _check_objective_settings(exp.get("objective_settings", {}), f"experiments.{name}.objective_settings")
+    _check_objective_settings(config.get("objective_settings", {}), "objective_settings")
     unknown = [e for e in config["run_experiments"] if e not in config["experiments"]]
     if unknown:
         raise ConfigError(f"config key run_experiments: {unknown} not defined; allowed: {sorted(config['experiments'])}")
@@ -183,8 +214,25 @@ GLOBAL_ONLY_SWITCHES = {"pca_sign", "affine_geometry"}
 # Fidelity switches of the image runs (which belong to no experiment): global only.
 IMAGE_SWITCHES = ("image_precision", "masked_conv_grad")
 
-# The fidelity switch that sets beta's schedule of each joint-entropy (R_H) model.
-R_H_BETA_SWITCHES = {"mim-minusH": "mim_minus_h_beta", "vae-plusH": "vae_plus_h_beta"}
+
+
+def _check_objective_settings(values: dict[str, Any], key: str) -> None:
+    """Each objective named must be registered and each setting one it declares, of its default's type."""
+    for model, settings in values.items():
+        if model not in OBJECTIVES:
+            raise ConfigError(f"config key {key}: objective {model!r} is not registered; allowed: {OBJECTIVES.names()}")
+        declared = OBJECTIVES[model].settings
+        for name, value in settings.items():
+            if name not in declared:
+                raise ConfigError(f"config key {key}.{model}: unknown setting {name!r}; allowed: "
+                                  f"{sorted(declared) or 'none (this objective has no settings)'}")
+            default = declared[name]
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) if numeric else \
+                isinstance(value, type(default))
+            if not ok:
+                raise ConfigError(f"config key {key}.{model}.{name}: value {value!r} is not allowed; allowed: a "
+                                  f"value of type {type(default).__name__} (default {default!r})")
 
 
 def experiment(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -205,27 +253,28 @@ def lowdim_run_settings(config: dict[str, Any], experiment_name: str, dataset: s
     settings = dict(config["lowdim_training"])
     settings.update(exp.get("training", {}))
     settings.update(dataset=dataset, model=model, z_dim=int(z_dim), mid_dim=int(mid_dim), seed=int(seed))
-    if model in SAMPLING_PATH_MODELS:
+    objective = OBJECTIVES[model]
+    if objective.sampling_path:
         settings["mim_decoder_qx"] = fidelity["mim_decoder_qx"]
-    if model in R_H_BETA_SWITCHES:
-        settings["beta_schedule"] = fidelity[R_H_BETA_SWITCHES[model]]
+    if objective.beta_switch is not None:
+        settings["beta_schedule"] = fidelity[objective.beta_switch]
     if fidelity["non_finite_test_loss"] != "skip":  # the default stays out of settings: no retraining
         settings["non_finite_test_loss"] = fidelity["non_finite_test_loss"]
-    if is_pca_dataset(dataset):
-        settings["pca_fit"] = fidelity["pca_fit"]
-        settings["pca_sign"] = fidelity["pca_sign"]
-        settings["affine_geometry"] = fidelity["affine_geometry"]
-        settings.pop("dataset_size", None)  # real data: the split sizes are the dataset's own
+    family = dataset_family(dataset)
+    if family.settings is not None:
+        settings = family.settings(settings, fidelity)
+    if objective.settings:  # only objectives that declare settings carry them
+        settings["objective_settings"] = {**objective.settings, **config.get("objective_settings", {}).get(model, {}),
+                                          **exp.get("objective_settings", {}).get(model, {})}
     return settings
 
 
 def dataset_file(dataset: str, settings: dict[str, Any] | None = None) -> str | None:
-    """The built tensor file a dataset needs (None for toy data, which is sampled on the fly)."""
-    if is_pca_dataset(dataset):
-        return DATASET_FILE.format(dataset=f"{dataset}-{(settings or {}).get('pca_fit', 'per_split')}")
+    """The file a dataset's runs read: a built tensor file, one's own vectors, or None (toy data, sampled on
+    the fly)."""
     if dataset in IMAGE_DATASETS:
         return DATASET_FILE.format(dataset=dataset)
-    return None
+    return dataset_family(dataset).file(dataset, settings or {})
 
 
 def raw_files(config: dict[str, Any], source: str) -> list[str]:
@@ -248,18 +297,16 @@ def experiment_seeds(config: dict[str, Any], name: str) -> list[int]:
     return list(experiment(config, name).get("seeds", config["seeds"]))
 
 
-def seed_lists(config: dict[str, Any]) -> list[tuple[tuple[int, ...], list[str]]]:
-    """The distinct seed lists of the configured experiments, each with its experiments, in config order.
-    Each list gets its own group rules, since a rule's outputs (one set per seed) cannot vary by wildcard."""
-    lists: dict[tuple[int, ...], list[str]] = {}
+def seed_groups(config: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(experiments whose runs train in seed groups, the others), in config order.
+
+    A rule's outputs are fixed when the workflow is parsed, one set per seed, so one group rule per stage
+    can only serve one seed list: the global `seeds`. An experiment with a seed list of its own trains each
+    run in a job of its own (the same numbers, a process per run)."""
+    grouped, alone = [], []
     for name in config["experiments"]:
-        lists.setdefault(tuple(experiment_seeds(config, name)), []).append(name)
-    return list(lists.items())
-
-
-def group_rule_suffix(config: dict[str, Any], seeds: tuple[int, ...]) -> str:
-    """"" for the global seed list, "_seeds_1_2" for an experiment's own list."""
-    return "" if list(seeds) == list(config["seeds"]) else "_seeds_" + "_".join(map(str, seeds))
+        (grouped if experiment_seeds(config, name) == list(config["seeds"]) else alone).append(name)
+    return grouped, alone
 
 
 def lowdim_group_settings(config: dict[str, Any], experiment_name: str, dataset: str, model: str,

@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS
+from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, alternatives
 from mimflow.core.scorecard import PUBLISHED_EXPERIMENTS
 from mimflow.workflow import (
     ANIMATION_GIF,
@@ -28,9 +28,8 @@ from mimflow.workflow import (
     dataset_file,
     experiment_runs,
     experiment_seeds,
-    group_rule_suffix,
     lowdim_group_settings,
-    seed_lists,
+    seed_groups,
     image_run_settings,
     image_runs,
     job_benchmark,
@@ -80,17 +79,21 @@ def image_targets():
 
 
 def lowdim_rule_variants():
-    """(name suffix, seeds, wildcard constraints) of the low-dimensional rules (rules/lowdim.smk): per distinct
-    seed list a group rule (its experiments, all its seeds in one job) and a single-run rule for the seeds
-    outside the list (seeds None). The constraints keep every run path to exactly one rule."""
-    variants = []
-    for seeds, experiments in seed_lists(config):
-        suffix = group_rule_suffix(config, seeds)
-        listed = "|".join(map(str, seeds))
-        variants.append((suffix, seeds, {"experiment": "|".join(experiments)}))
-        variants.append((f"{suffix}_one_run", None, {"experiment": "|".join(experiments),
-                                                     "seed": rf"(?!(?:{listed})(?!\d))\d+"}))
-    return variants
+    """(name suffix, seeds, wildcard constraints) of the two low-dimensional rules per stage (rules/lowdim.smk):
+    the seed-group rule ("", the global seed list: one job per group) and the single-run rule ("_one_run",
+    seeds None) for every other run path: a seed outside the list, or an experiment with a seed list of its
+    own. The rule names are the same whatever the config; the constraints keep every run path to one rule."""
+    grouped, alone = seed_groups(config)
+    nothing = "(?!)"  # matches no name
+    listed = "|".join(map(str, config["seeds"]))
+    # The single-run rule takes an experiment with its own list at any seed, and a grouped experiment at a
+    # seed outside the global list (a lookahead over the rest of the run path checks the seed).
+    outside = rf"(?=/[^/]+/[^/]+/z\d+-h\d+/seed(?!(?:{listed})(?!\d))\d+)"
+    single = [f"(?:{alternatives(alone)})"] if alone else []
+    if grouped:
+        single.append(f"(?:{alternatives(grouped)}){outside}")
+    return [("", tuple(config["seeds"]), {"experiment": alternatives(grouped) if grouped else nothing}),
+            ("_one_run", None, {"experiment": "|".join(single)})]
 
 
 LOWDIM_RULE_VARIANTS = lowdim_rule_variants()
@@ -155,8 +158,12 @@ def animation_run(experiment_name, dataset, model):
 
 
 def animation_gif_inputs(wildcards):
-    folder = run_dir(**animation_run(wildcards.experiment, wildcards.dataset, wildcards.model))
-    return {"model": f"{folder}/model.pt", "states": f"{folder}/epoch_states.pt"}
+    run = animation_run(wildcards.experiment, wildcards.dataset, wildcards.model)
+    folder = run_dir(**run)
+    settings = lowdim_group_settings(config, run["experiment"], run["dataset"], run["model"], run["z_dim"],
+                                     run["mid_dim"])
+    data = dataset_file(run["dataset"], settings)
+    return {"model": f"{folder}/model.pt", "states": f"{folder}/epoch_states.pt", **({"data": data} if data else {})}
 
 
 def animation_panel_names(experiment_name):

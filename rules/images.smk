@@ -1,5 +1,6 @@
 # Image experiments, one job per run and stage: train -> evaluate -> per-run figures; then the image table.
-# Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs). Mirrors rules/lowdim.smk.
+# Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs). Mirrors rules/lowdim.smk;
+# a run's chain is one SLURM submission (group: image; ignored when run locally).
 
 
 rule train_image:
@@ -16,6 +17,8 @@ rule train_image:
         device=config["images"]["device"],
     log:
         job_log("train_image", IMAGE_RUN_NAME),
+    group:
+        "image"
     benchmark:
         job_benchmark("train_image", IMAGE_RUN_NAME)
     threads: config["images"]["threads"]
@@ -42,6 +45,8 @@ rule evaluate_image:
         device=config["images"]["device"],
     log:
         job_log("evaluate_image", IMAGE_RUN_NAME),
+    group:
+        "image"
     threads: config["images"]["threads"]
     resources:
         gpu=1,
@@ -98,6 +103,8 @@ rule image_figures:
         device=config["images"]["device"],
     log:
         job_log("image_figures", IMAGE_RUN_NAME),
+    group:
+        "image"
     threads: config["images"]["threads"]
     resources:
         gpu=1,
@@ -142,6 +149,8 @@ rule pseudoinput_figure:
         ),
     log:
         job_log("pseudoinput_figure", IMAGE_RUN_NAME),
+    group:
+        "image"
     wildcard_constraints:
         prior="vampprior",
     conda:

@@ -1,9 +1,10 @@
 # Low-dimensional experiments. A seed group (every seed of one experiment, dataset, model, z_dim and
 # mid_dim) is one job per stage: train (the seeds as one stacked model) -> evaluate -> per-run figures;
 # each run keeps its own folder and files. Then a table per experiment and its stats figures.
-# A rule's outputs cannot vary with a wildcard, so each distinct seed list gets its own three group rules
-# (train_lowdim, evaluate_lowdim, run_figures for the global list; "_seeds_1" etc. for an experiment's
-# own), and "_one_run" rules build a run path whose seed is outside its experiment's list, on its own.
+# A rule's outputs cannot vary with a wildcard, so the group rules (train_lowdim, evaluate_lowdim,
+# run_figures) serve the global seed list, and the "_one_run" rules build every other run path on its own
+# (a seed outside the list, or an experiment with a seed list of its own). The rule names are the same
+# for every config. A group's chain is one SLURM submission (group: lowdim; ignored when run locally).
 # rules/images.smk mirrors this file.
 
 
@@ -28,6 +29,8 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
             device=config["lowdim_device"],
         log:
             job_log("train_lowdim", GROUP_NAME if seeds is not None else RUN_NAME),
+        group:
+            "lowdim"
         benchmark:
             job_benchmark("train_lowdim", GROUP_NAME if seeds is not None else RUN_NAME)
         wildcard_constraints:
@@ -56,6 +59,8 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
             evaluation=config["evaluation"],
         log:
             job_log("evaluate_lowdim", GROUP_NAME if seeds is not None else RUN_NAME),
+        group:
+            "lowdim"
         wildcard_constraints:
             **constraints,
         threads: 1
@@ -71,6 +76,7 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
         name:
             f"run_figures{suffix}"
         input:
+            unpack(run_data_input),
             model=lowdim_run_files(seeds, "model.pt"),
         output:
             reconstruction=run_figure_outputs(seeds, "reconstruction.png", "../report/reconstruction.rst",
@@ -81,6 +87,8 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
             density_plane=config["fidelity"]["density_plane"],
         log:
             job_log("run_figures", GROUP_NAME if seeds is not None else RUN_NAME),
+        group:
+            "lowdim"
         wildcard_constraints:
             **constraints,
         conda:

@@ -4,14 +4,16 @@ import torch
 from mimflow.core.joblog import job_logger
 from mimflow.core.seeds import stream
 from mimflow.lowdim.animation import animation_gif, save_animation
-from mimflow.lowdim.figure_data import animation_arrays, load_toy_run
+from mimflow.lowdim.figure_data import animation_arrays, load_lowdim_run
 from mimflow.names import model_label
+from mimflow.registry import configure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure(sm.config)  # the config's plugins and vector datasets, as at planning
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 plots = sm.params.plots
-model, cfg, mixture, _ = load_toy_run(sm.input.model)
+model, cfg, mixture, _ = load_lowdim_run(sm.input.model, sm.input.get("data"))
 recorded = torch.load(sm.input.states, weights_only=False)  # {"epochs": [...], "states": [...]}
 arrays = animation_arrays(model, recorded["states"], recorded["epochs"], mixture, plots, stream(cfg.seed, "animation"),
                           sm.params.density_plane)

@@ -9,8 +9,10 @@ from mimflow.lowdim.data import lowdim_source
 from mimflow.lowdim.evaluate import evaluate_lowdim
 from mimflow.lowdim.model import load_lowdim_model
 from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
+from mimflow.registry import configure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure(sm.config)  # the config's plugins and vector datasets, as at planning
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 ev = EvaluationConfig.from_dict(dict(sm.params.evaluation))

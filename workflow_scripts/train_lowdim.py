@@ -20,8 +20,10 @@ from mimflow.core.device import claim_job_device_or_exit
 from mimflow.lowdim.data import lowdim_source
 from mimflow.lowdim.settings import LowdimRunConfig
 from mimflow.lowdim.train import save_epoch_states, train_lowdim_runs
+from mimflow.registry import configure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure(sm.config)  # the config's plugins and vector datasets, as at planning
 log = job_logger(sm.log[0], sm.rule)
 torch.set_num_threads(sm.threads)
 started = now()

@@ -100,7 +100,10 @@ def published_points(readings: dict[str, Any]) -> pd.DataFrame:
 
 
 def _our_row(summary: pd.DataFrame, point: pd.Series) -> pd.Series | None:
-    """The summary row of the published point's model and dims (None if we have none)."""
+    """The summary row of the published point's dataset, model and dims (None if we have none). Rows of other
+    datasets (one's own, listed in a published experiment) are left out: the figures are named by dataset."""
+    if "dataset" in summary.columns:
+        summary = summary[summary["dataset"] == point["figure"].split("/", 1)[0]]
     rows = summary[(summary["model"] == point["model"]) & (summary[point["x_name"]] == point["x"])]
     fixed, value = FIXED_DIMS[point["x_name"]]
     if fixed in rows.columns:

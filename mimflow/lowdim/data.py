@@ -1,18 +1,20 @@
-"""The data stream of a low-dimensional run: a toy GMM sampled afresh every pass, or PCA Fashion-MNIST."""
+"""The data stream of a low-dimensional run, from its dataset family (mimflow.registry.DATASETS): a toy GMM
+sampled afresh every pass, PCA Fashion-MNIST, a file of one's own vectors, or a plugin's family.
+
+A stream has x_dim, train_pass(generator) and test_pass(generator) (each (x, labels) for one pass), and
+true_log_prob(x) (None where the density is unknown).
+"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import Any
 
 import torch
 
-from ..data.augment import AffineAugment
-from ..data.pca import PCASource
-from ..names import is_pca_dataset
-from ..data.toy import ToySource, toy_mixture
+from ..datasets import dataset_family
 from .settings import LowdimRunConfig
 
-LowdimSource = Union[ToySource, PCASource]
+LowdimSource = Any  # ToySource, PCASource, VectorSource or a plugin's stream
 
 
 def samples_per_pass(dataset_size: int, batch_size: int) -> int:
@@ -21,15 +23,21 @@ def samples_per_pass(dataset_size: int, batch_size: int) -> int:
 
 
 def lowdim_source(cfg: LowdimRunConfig, data_path: str | Path | None = None) -> LowdimSource:
-    """The data stream of a run: a toy GMM, or a PCA dataset loaded from its built tensor file."""
-    if is_pca_dataset(cfg.dataset):
-        if data_path is None:
-            raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
-        data = torch.load(data_path, weights_only=False)
-        for key, built, wanted in (("pca_fit", data.get("fit"), cfg.pca_fit),
-                                   ("pca_sign", data.get("pca_sign"), cfg.pca_sign),
-                                   ("affine_geometry", data.get("affine_geometry"), cfg.affine_geometry)):
-            if built != wanted:
-                raise ValueError(f"{data_path} was built with {key} {built!r}, the run asks for {wanted!r}")
-        return PCASource(data, cfg.batch_size, AffineAugment(geometry=cfg.affine_geometry))
-    return ToySource(toy_mixture(cfg.dataset), samples_per_pass(cfg.dataset_size, cfg.batch_size))
+    """The data stream of a run: its dataset family's source, given the file the run reads (if any)."""
+    return dataset_family(cfg.dataset).source(cfg, data_path)
+
+
+def pca_source(cfg: LowdimRunConfig, data_path: str | Path | None):
+    """A PCA dataset loaded from its built tensor file, checked against the run's fidelity switches."""
+    from ..data.augment import AffineAugment
+    from ..data.pca import PCASource
+
+    if data_path is None:
+        raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
+    data = torch.load(data_path, weights_only=False)
+    for key, built, wanted in (("pca_fit", data.get("fit"), cfg.pca_fit),
+                               ("pca_sign", data.get("pca_sign"), cfg.pca_sign),
+                               ("affine_geometry", data.get("affine_geometry"), cfg.affine_geometry)):
+        if built != wanted:
+            raise ValueError(f"{data_path} was built with {key} {built!r}, the run asks for {wanted!r}")
+    return PCASource(data, cfg.batch_size, AffineAugment(geometry=cfg.affine_geometry))

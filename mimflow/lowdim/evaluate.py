@@ -6,6 +6,9 @@ test x and z. All values in nats per data vector.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
 from ..core.losses import log_mixture_joint
@@ -15,9 +18,22 @@ from ..core.metrics import (
     ksg_mutual_information,
     mean_l2_error,
 )
-from ..data.toy import ToySource
+from ..metrics import METRICS
 from .model import LowdimModel, encoder_path, normal_log_prob, rsample
 from .settings import EvaluationConfig, LowdimRunConfig
+
+
+@dataclass(frozen=True)
+class EvaluationArrays:
+    """What a plugin metric sees (mimflow.registry.Metric.compute): the evaluation's test vectors x, their
+    sampled latents z and reconstructions x_recon, the training latents, and the labels of both splits."""
+
+    x: np.ndarray
+    z: np.ndarray
+    x_recon: np.ndarray
+    y_test: np.ndarray
+    train_z: np.ndarray
+    y_train: np.ndarray
 
 
 def _mean(t: torch.Tensor) -> float:
@@ -25,7 +41,7 @@ def _mean(t: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate_lowdim(model: LowdimModel, source: ToySource, cfg: LowdimRunConfig, ev: EvaluationConfig,
+def evaluate_lowdim(model: LowdimModel, source, cfg: LowdimRunConfig, ev: EvaluationConfig,
                     generator: torch.Generator) -> dict[str, float]:
     model.eval()
     x_train, y_train = source.train_pass(generator)
@@ -66,4 +82,10 @@ def evaluate_lowdim(model: LowdimModel, source: ToySource, cfg: LowdimRunConfig,
     stats["x_recon_err"] = mean_l2_error(x.numpy(), x_recon.numpy())
     stats.update(knn_accuracies(train_z.numpy(), y_train.numpy(), z.numpy(), y_test.numpy(), ev.knn_neighbors))
     stats["n_test"] = int(len(x))
+    plugins = [metric for metric in METRICS.values() if metric.compute is not None]
+    if plugins:  # after the built-ins, drawing nothing: their numbers are those without plugins
+        arrays = EvaluationArrays(x.numpy(), z.numpy(), x_recon.numpy(), y_test.numpy(), train_z.numpy(),
+                                  y_train.numpy())
+        for metric in plugins:
+            stats[metric.name] = float(metric.compute(arrays))
     return stats

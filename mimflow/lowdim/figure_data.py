@@ -5,6 +5,8 @@ annotated MI (KSG on the first `ksg_points`) and reconstruction error on them. F
 than two dims (toy4_20) the first two dims are drawn, with the *marginal* P(x1, x2) as contours (the
 original evaluated the 20-D density on a zero-padded grid, which is ~0 everywhere for toy4_20).
 Every draw goes through one explicit generator, in a fixed order, so a figure is a function of its seed.
+Data without a known density (one's own vectors) draw their points from the test split instead, and the x
+panel shows those points where a toy run shows P(x) contours.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch
 
 from ..core.metrics import ksg_mutual_information, mean_l2_error
 from ..data.toy import GaussianMixture, toy_mixture
+from ..datasets import dataset_family
 from .figures import (
     X_LIM,
     AnimationArrays,
@@ -28,21 +31,34 @@ from .model import LowdimModel, decoder_path, encoder_path, load_lowdim_model
 from .settings import LowdimRunConfig
 
 
-def load_toy_run(path: str | Path) -> tuple[LowdimModel, LowdimRunConfig, GaussianMixture, dict]:
-    """A toy run's model (eval mode), its settings, its data mixture, and the checkpoint dict."""
+def load_lowdim_run(path: str | Path, data_path: str | Path | None = None):
+    """A run's model (eval mode), its settings, what its figures draw points from, and the checkpoint dict.
+
+    The points come from the data's P(x) (a GaussianMixture, for families with a known density) or from its
+    data stream's test split (a stream with `sample(n, generator)`, such as one's own vectors)."""
     model, state = load_lowdim_model(path)
     cfg = LowdimRunConfig.from_dict(state["run_config"])
-    return model, cfg, toy_mixture(cfg.dataset), state
+    if dataset_family(cfg.dataset).density:
+        return model, cfg, toy_mixture(cfg.dataset), state
+    from .data import lowdim_source
+
+    source = lowdim_source(cfg, data_path)
+    if not hasattr(source, "sample"):
+        raise ValueError(f"dataset {cfg.dataset}: its data stream has no sample(n, generator), so per-run figures "
+                         "cannot draw it; allowed: figures: [stats] for this experiment")
+    return model, cfg, source, state
 
 
 def marginal_2d(mixture: GaussianMixture) -> GaussianMixture:
     return GaussianMixture(mixture.means[:, :2], mixture.stds[:, :2], mixture.weights)
 
 
-def density_grid(mixture: GaussianMixture, plane: str = "zero_padded") -> DensityGrid:
+def density_grid(mixture, plane: str = "zero_padded") -> DensityGrid:
     """P(x) on a grid over dims 0-1 of the x panel (fidelity.density_plane; the same for 2-D data):
     "zero_padded" evaluates the full density at (x0, x1, 0, ..., 0), as the original drew it;
-    "marginal" evaluates the marginal of dims 0-1."""
+    "marginal" evaluates the marginal of dims 0-1. Data without a density: their test points instead."""
+    if not isinstance(mixture, GaussianMixture):
+        return data_backdrop(mixture)
     grid = np.arange(-X_LIM, X_LIM, 0.1)
     xx, yy = np.meshgrid(grid, grid)
     points = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=torch.float32)
@@ -54,8 +70,16 @@ def density_grid(mixture: GaussianMixture, plane: str = "zero_padded") -> Densit
     return DensityGrid(xx, yy, density.numpy().reshape(xx.shape))
 
 
+def data_backdrop(source, n_points: int = 2000) -> DensityGrid:
+    """Up to n_points test vectors (dims 0-1; from a fixed generator) and axes that hold 99% of them."""
+    x, _ = source.sample(n_points, torch.Generator().manual_seed(0))
+    shown = x[:, :2].numpy()
+    lim = float(np.quantile(np.abs(shown), 0.99)) * 1.15 or X_LIM
+    return DensityGrid(None, None, None, data_points=shown, lim=lim)
+
+
 @torch.no_grad()
-def reconstruction_arrays(model: LowdimModel, mixture: GaussianMixture, generator: torch.Generator,
+def reconstruction_arrays(model: LowdimModel, mixture, generator: torch.Generator,
                           n_points: int, n_show: int, ksg_points: int) -> Reconstruction:
     """Draws n_points fresh points, then z ~ q(z|x) and x~ ~ p(x|z) for each, from `generator` in that order."""
     x, _ = mixture.sample(n_points, generator)
@@ -76,7 +100,7 @@ def sample_arrays(model: LowdimModel, generator: torch.Generator, n_show: int) -
     return ModelSamples(x=x.numpy(), q_loc=q_loc.numpy(), q_scale=q_scale.numpy())
 
 
-def run_figure_arrays(model: LowdimModel, mixture: GaussianMixture, plots: Mapping, seed: int,
+def run_figure_arrays(model: LowdimModel, mixture, plots: Mapping, seed: int,
                       density_plane: str = "zero_padded") -> RunFigureArrays:
     """Reconstructions from generator `seed`, model samples from generator `seed + 1`.
 
@@ -88,7 +112,7 @@ def run_figure_arrays(model: LowdimModel, mixture: GaussianMixture, plots: Mappi
     return RunFigureArrays(density_grid(mixture, density_plane), model.prior_scale, reconstruction, samples)
 
 
-def animation_arrays(model: LowdimModel, states: list[dict], epochs: list[int], mixture: GaussianMixture,
+def animation_arrays(model: LowdimModel, states: list[dict], epochs: list[int], mixture,
                      plots: Mapping, seed: int, density_plane: str = "zero_padded") -> AnimationArrays:
     """One reconstruction per recorded epoch (loaded into `model` in turn), each from a fresh generator
     `seed`, so every frame shows the same points and the animation does not flicker."""

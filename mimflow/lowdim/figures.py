@@ -1,4 +1,4 @@
-"""Per-run figures of 2-D toy data (spec 5): reconstruction and model-sample ("grid") plots.
+"""Per-run figures of low-dimensional runs (spec 5): reconstruction and model-sample ("grid") plots.
 
 Pure drawing: the arrays come from mimflow.lowdim.figure_data (which runs the model and the KSG);
 nothing here samples or touches a model. Each figure has two panels, x space over z space.
@@ -21,11 +21,14 @@ X_LIM, Z_LIM = 2.0, 3.0  # axis half-widths of the x and z panels
 
 @dataclass(frozen=True)
 class DensityGrid:
-    """The marginal P(x1, x2) of the data on a grid over the x panel, for contours."""
+    """The backdrop of the x panel: P(x1, x2) of the data on a grid, for contours; or, for data without a
+    known density (one's own vectors), data points drawn in grey on axes sized to them (half-width lim)."""
 
-    xx: np.ndarray
-    yy: np.ndarray
-    density: np.ndarray
+    xx: np.ndarray | None
+    yy: np.ndarray | None
+    density: np.ndarray | None
+    data_points: np.ndarray | None = None
+    lim: float = X_LIM
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,9 @@ class AnimationArrays:
     frames: list[Reconstruction]
 
 
-def _two_panels(dpi: int, title: str | None):
+def _two_panels(dpi: int, title: str | None, x_lim: float = X_LIM):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(3, 6), dpi=dpi)
-    top.set_xlim(-X_LIM, X_LIM), top.set_ylim(-X_LIM, X_LIM)
+    top.set_xlim(-x_lim, x_lim), top.set_ylim(-x_lim, x_lim)
     bottom.set_xlim(-Z_LIM, Z_LIM), bottom.set_ylim(-Z_LIM, Z_LIM)
     for ax in (top, bottom):
         ax.set_aspect("equal")
@@ -87,8 +90,12 @@ def _two_panels(dpi: int, title: str | None):
 
 
 def _x_panel(ax, density: DensityGrid, points: np.ndarray) -> None:
-    """P(x) contours (black) and the first two dims of `points` (red)."""
-    ax.contour(density.xx, density.yy, density.density, levels=5, colors="k", linewidths=2, alpha=0.75)
+    """P(x) contours (black), or data points (grey) where the density is unknown, and the first two dims of
+    `points` (red)."""
+    if density.density is not None:
+        ax.contour(density.xx, density.yy, density.density, levels=5, colors="k", linewidths=2, alpha=0.75)
+    else:
+        ax.plot(density.data_points[:, 0], density.data_points[:, 1], ".", color="0.6", ms=3, alpha=0.5)
     ax.plot(points[:, 0], points[:, 1], "r.", ms=6, alpha=0.75)
 
 
@@ -103,7 +110,7 @@ def _z_panel(ax, q_loc: np.ndarray, q_scale: np.ndarray, prior_scale: float) -> 
 def reconstruction_figure(reconstruction: Reconstruction, density: DensityGrid, prior_scale: float,
                           dpi: int = 150, title: str | None = None) -> Figure:
     """Top: P(x) contours and reconstructions x~ (red), MI and error. Bottom: q(z|x) ellipses, prior circle."""
-    fig, top, bottom = _two_panels(dpi, title)
+    fig, top, bottom = _two_panels(dpi, title, density.lim)
     _x_panel(top, density, reconstruction.x_recon)
     top.text(0.03, 0.97, f"MI = {reconstruction.mi_ksg:.2g}", transform=top.transAxes, va="top", fontsize=12,
              fontweight="bold")
@@ -117,7 +124,7 @@ def reconstruction_figure(reconstruction: Reconstruction, density: DensityGrid, 
 def samples_figure(samples: ModelSamples, density: DensityGrid, prior_scale: float, dpi: int = 150,
                    title: str | None = None) -> Figure:
     """Model samples x ~ p(x|z) (red, over P(x)); their q(z|x) ellipses over P(z) contours."""
-    fig, top, bottom = _two_panels(dpi, title)
+    fig, top, bottom = _two_panels(dpi, title, density.lim)
     _x_panel(top, density, samples.x)
     grid = np.linspace(-Z_LIM, Z_LIM, 121)
     zz1, zz2 = np.meshgrid(grid, grid)

@@ -1,14 +1,15 @@
 """Typed settings of one low-dimensional run and of its evaluation, built from the resolved config."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.settings import Settings, check_choice, check_positive
+from ..objectives import OBJECTIVES
 from ..names import (
     ACTIVATIONS,
     AFFINE_GEOMETRIES,
     BETA_SCHEDULES,
-    LOWDIM_MODELS,
     NON_FINITE_POLICIES,
     PCA_FITS,
     PCA_SIGNS,
@@ -39,9 +40,14 @@ class LowdimRunConfig(Settings):
     affine_geometry: str = "torchvision-0.2.1"  # fidelity switch, spec 1.5: augmentation geometry (PCA only)
     beta_schedule: str = "warmup"  # fidelity switch for the R_H models: "constant" trains at beta = 1 throughout
     non_finite_test_loss: str = "skip"  # fidelity switch: skip a non-finite epoch as a best candidate, or raise
+    objective_settings: dict[str, Any] = field(default_factory=dict)  # the objective's own settings (loss keywords)
 
     def __post_init__(self) -> None:
-        check_choice("model", self.model, tuple(LOWDIM_MODELS))
+        check_choice("model", self.model, tuple(OBJECTIVES))
+        declared = OBJECTIVES[self.model].settings
+        unknown = sorted(set(self.objective_settings) - set(declared))
+        if unknown:
+            raise ValueError(f"objective {self.model} has no setting(s) {unknown}; allowed: {sorted(declared)}")
         check_choice("act", self.act, ACTIVATIONS)
         check_positive(self, ("z_dim", "mid_dim", "epochs", "warmup_steps", "batch_size", "layers", "dataset_size"))
         check_choice("mim_decoder_qx", self.mim_decoder_qx, Q_X_FORMS)

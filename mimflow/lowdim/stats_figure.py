@@ -12,14 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..metrics import METRICS
 from ..names import model_color, model_label
-
-METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "MI_ksg": ("Mutual information (KSG)", "I(x; z) [nats]"),
-    "H_q_x": ("NLL (single-sample)", "−log q(x) [nats per data vector]"),
-    "x_recon_err": ("Reconstruction error", "mean ‖x − x̃‖₂ (x̃ sampled)"),
-    "clf_acc_KNN5": ("KNN-5 classification accuracy", "accuracy on sampled z"),
-}
 
 DIM_LABELS = {"mid_dim": "hidden units (mid_dim)", "z_dim": "latent dimension (z_dim)"}
 
@@ -82,16 +76,22 @@ def stats_figure(summary: pd.DataFrame, metric: str, experiment: str, dpi: int =
     x_col = varying_dim(summary)
     if not points.empty and summary[x_col].nunique() == 1:  # one run dim: the published figure's axis
         x_col = points["x_name"].iloc[0]
-    title, unit = METRIC_LABELS.get(metric, (metric, metric))
+    entry = METRICS[metric] if metric in METRICS else None
+    title, unit = (entry.title, entry.unit) if entry else (metric, metric)
     fig, ax = plt.subplots(figsize=size, dpi=dpi)
     seeds = set()
-    for model, group in summary.groupby("model", sort=False):
+    # An experiment over several datasets draws one series per dataset and model, marked by dataset.
+    datasets = list(summary["dataset"].unique()) if "dataset" in summary.columns else [None]
+    keys = ["dataset", "model"] if len(datasets) > 1 else ["model"]
+    for key, group in summary.groupby(keys, sort=False):
+        dataset, model = key if len(keys) == 2 else (None, key[0] if isinstance(key, tuple) else key)
         group = group.sort_values(x_col)
         mean, std = group[f"{metric}_mean"].to_numpy(), np.nan_to_num(group[f"{metric}_std"].to_numpy())
         counts = group[f"{metric}_count"].astype(int)
         seeds.update(counts.tolist())
-        ax.errorbar(group[x_col], mean, yerr=std, fmt="o:", color=model_color(model), capsize=4, lw=1.5,
-                    ms=5, label=model_label(model))
+        marker = "osD^v<>"[datasets.index(dataset) % 7] if dataset is not None else "o"
+        ax.errorbar(group[x_col], mean, yerr=std, fmt=f"{marker}:", color=model_color(model), capsize=4, lw=1.5,
+                    ms=5, label=model_label(model) + (f" ({dataset})" if dataset is not None else ""))
     draw_published(ax, points, x_col)
     values = np.union1d(summary[x_col].unique(), points.loc[points["x_name"] == x_col, "x"].to_numpy(int))
     ax.set_xticks(values)

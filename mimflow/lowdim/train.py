@@ -16,10 +16,15 @@ import torch
 from ..core.fit import FitResult, NonFiniteLossError, RunTracker, StopRule, non_finite_loss_error
 from ..core.io import save_torch_atomic
 from .data import LowdimSource, lowdim_source
-from .losses import Objective, objective
+from ..objectives import OBJECTIVES, Objective
 from .model import Generators, LowdimModel, LowdimModelConfig, decoder_path, encoder_path, standard_normal
 from .settings import LowdimRunConfig
 from .stacked import StackedLowdimModel, build_stack, member_optimizer_state, solo_model
+
+
+def objective(name: str) -> Objective:
+    """The registered objective of a model name (one-line error naming it and the registered ones)."""
+    return OBJECTIVES[name]
 
 
 def beta_schedule(epoch: int, warmup_steps: int, autoencoder: bool = False, schedule: str = "warmup") -> float:
@@ -60,10 +65,10 @@ def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Obj
     batch means; the sampling path uses as many prior draws as there are test points.
     """
     beta = beta_schedule(1, 1, obj.autoencoder)
-    loss = obj.loss(encoder_path(model, x, generator), beta).mean(-1)
+    loss = obj.loss(encoder_path(model, x, generator), beta, **cfg.objective_settings).mean(-1)
     if obj.sampling_path:
         z_obs = standard_normal((*x.shape[:-1], cfg.z_dim), generator).to(x.device)
-        loss = (loss + obj.loss(decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta).mean(-1)) / 2
+        loss = (loss + obj.loss(decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta, **cfg.objective_settings).mean(-1)) / 2
     return loss
 
 
@@ -149,13 +154,13 @@ def _train_stack(members: list[_Member], source: LowdimSource, model_config: Low
         first_failure: list[tuple[str, float] | None] = [None] * len(members)
         for batch in x_train.split(cfg.batch_size, dim=1):
             optimizer.zero_grad(set_to_none=True)
-            loss = obj.loss(encoder_path(model, batch, generators), beta).mean(-1)
+            loss = obj.loss(encoder_path(model, batch, generators), beta, **cfg.objective_settings).mean(-1)
             _note_non_finite(loss, "encoder-path", first_failure)
             loss.sum().backward()  # runs share no weights: each run's gradient is that of its own loss
             totals += loss.detach().double()
             if use_sampling_path:
                 z_obs = standard_normal((len(members), cfg.batch_size, cfg.z_dim), generators).to(device)
-                loss = obj.loss(decoder_path(model, z_obs, generators, cfg.mim_decoder_qx), beta).mean(-1)
+                loss = obj.loss(decoder_path(model, z_obs, generators, cfg.mim_decoder_qx), beta, **cfg.objective_settings).mean(-1)
                 _note_non_finite(loss, "decoder-path", first_failure)
                 (beta * loss).sum().backward()
                 totals += loss.detach().double()

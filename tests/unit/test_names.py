@@ -1,5 +1,6 @@
-"""mimflow.names is the one list of names: the config schema, the settings checks and the workflow's
-wildcard constraints must all agree with it."""
+"""One source for every name: the config schema's name lists are filled from mimflow.names and the
+registries (mimflow.registry) when the config is checked, and the settings checks and the workflow's
+wildcard constraints read the same lists."""
 from __future__ import annotations
 
 import re
@@ -9,52 +10,66 @@ import pytest
 import yaml
 
 from mimflow import names
+from mimflow.datasets import DATASETS
 from mimflow.images.settings import ImageRunConfig
-from mimflow.lowdim.losses import OBJECTIVES
 from mimflow.lowdim.settings import LowdimRunConfig
-from mimflow.workflow import wildcard_patterns
+from mimflow.metrics import METRICS
+from mimflow.objectives import OBJECTIVES
+from mimflow.workflow import fill_schema, wildcard_patterns
 
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml").read_text())
+RAW = yaml.safe_load((Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = fill_schema(RAW)
 PROPS = {**SCHEMA["properties"], **{k: SCHEMA["$defs"][k] for k in ("fidelity", "lowdim_training")}}
 EXPERIMENT = PROPS["experiments"]["additionalProperties"]["properties"]
 
 
-def test_schema_enums_equal_the_names_module():
-    assert EXPERIMENT["datasets"]["additionalProperties"]["items"]["enum"] == list(names.LOWDIM_MODELS)
+def _literal_enums(node, path=""):
+    if isinstance(node, dict):
+        if "enum" in node:
+            yield path
+        for key, value in node.items():
+            yield from _literal_enums(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _literal_enums(value, f"{path}[{i}]")
+
+
+def test_the_schema_file_lists_no_names_itself():
+    assert list(_literal_enums(RAW)) == []
+
+
+def test_filled_schema_enums_are_the_names_and_registries():
+    assert EXPERIMENT["datasets"]["additionalProperties"]["items"]["enum"] == OBJECTIVES.names()
+    assert PROPS["plots"]["properties"]["stats_metrics"]["items"]["enum"] == METRICS.names()
     assert PROPS["lowdim_training"]["properties"]["act"]["enum"] == list(names.ACTIVATIONS)
     assert PROPS["fidelity"]["properties"]["mim_decoder_qx"]["enum"] == list(names.Q_X_FORMS)
-    assert PROPS["fidelity"]["properties"]["pca_fit"]["enum"] == list(names.PCA_FITS)
-    for switch, values in [("mim_minus_h_beta", names.BETA_SCHEDULES), ("vae_plus_h_beta", names.BETA_SCHEDULES),
-                           ("pca_sign", names.PCA_SIGNS), ("affine_geometry", names.AFFINE_GEOMETRIES),
-                           ("non_finite_test_loss", names.NON_FINITE_POLICIES),
-                           ("density_plane", names.DENSITY_PLANES)]:
-        assert PROPS["fidelity"]["properties"][switch]["enum"] == list(values), switch
-    assert PROPS["build_datasets"]["items"]["enum"] == list(names.IMAGE_DATASETS)
-    images = PROPS["images"]["properties"]
-    assert images["datasets"]["items"]["enum"] == list(names.IMAGE_DATASETS)
-    assert images["models"]["items"]["enum"] == list(names.IMAGE_MODELS)
-    assert images["priors"]["items"]["enum"] == list(names.PRIORS)
+    assert PROPS["images"]["properties"]["models"]["items"]["enum"] == list(names.IMAGE_MODELS)
     assert EXPERIMENT["figures"]["items"]["enum"] == list(names.FIGURE_FAMILIES)
     assert set(PROPS["data"]["properties"]["sources"]["properties"]) == set(names.DATA_SOURCES)
     assert set(names.DOWNLOADED_IMAGE_DATASETS.values()) <= set(names.DATA_SOURCES)
+    # every fidelity switch an objective names exists
+    assert {o.beta_switch for o in OBJECTIVES.values() if o.beta_switch} <= set(PROPS["fidelity"]["properties"])
 
 
-def test_schema_dataset_pattern_equals_the_names_module():
+def test_schema_dataset_names_are_the_registered_families():
     pattern = EXPERIMENT["datasets"]["propertyNames"]["pattern"]
-    ours = f"^({names.TOY_DATASET_PATTERN}|{names.PCA_DATASET_PATTERN})$"
-    for name in ["toy4", "toy4_20", "toyMIM", "toyVAE", "toyAE", "pca-fashion-mnist20", "toy", "toyX", "pca-mnist2",
-                 "toy4_", "dynamic_mnist"]:
-        assert bool(re.match(pattern, name)) == bool(re.match(ours, name)), name
+    for name in ["toy4", "toy4_20", "toyMIM", "toyVAE", "toyAE", "pca-fashion-mnist20"]:
+        assert re.match(pattern, name), name
+    for name in ["toy", "toyX", "pca-mnist2", "toy4_", "dynamic_mnist"]:
+        assert not re.match(pattern, name), name
+    assert all(any(f.matches(n) for f in DATASETS.values()) for n in ["toy4", "toyMIM", "pca-fashion-mnist20"])
 
 
-def test_every_named_model_has_a_loss_and_a_label():
-    assert set(OBJECTIVES) == set(names.LOWDIM_MODELS)
-    assert {m for m, o in OBJECTIVES.items() if o.sampling_path} == names.SAMPLING_PATH_MODELS
-    assert all(names.model_label(m) != m or m == names.LOWDIM_MODELS[m][0] for m in names.LOWDIM_MODELS)
+def test_every_objective_has_a_loss_and_a_label():
+    assert OBJECTIVES.names() == ["mim", "amim", "mim-minusH", "vae", "vae-plusH", "ae"]
+    assert {o.name for o in OBJECTIVES.values() if o.sampling_path} == {"mim", "mim-minusH"}
+    assert all(callable(o.loss) and o.label for o in OBJECTIVES.values())
+    assert names.model_label("mim-minusH") == "MIM − R_H" and names.model_color("vae") == "tab:red"
+    assert names.model_label("unregistered") == "unregistered"
 
 
 @pytest.mark.parametrize("wildcard, good, bad", [
-    ("model", list(names.LOWDIM_MODELS), ["mim-", "MIM", "vae-plus"]),
+    ("model", OBJECTIVES.names(), ["mim-", "MIM", "vae-plus"]),
     ("arch", list(names.ARCHS), ["convhvae", "pixelhvae_3level"]),
     ("objective", list(names.IMAGE_OBJECTIVES), ["mim"]),
     ("prior", list(names.PRIORS), ["vamp"]),

@@ -10,7 +10,7 @@ import mimflow.lowdim.train as train_mod
 from mimflow.core.fit import NonFiniteLossError
 from mimflow.lowdim.data import lowdim_source
 from mimflow.lowdim.evaluate import evaluate_lowdim
-from mimflow.lowdim.losses import Objective, objective
+from mimflow.lowdim.train import Objective, objective
 from mimflow.lowdim.model import decoder_path, encoder_path
 from mimflow.lowdim.settings import EvaluationConfig, LowdimRunConfig
 from mimflow.lowdim.train import beta_schedule, noam_lr, train_lowdim

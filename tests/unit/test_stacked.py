@@ -9,7 +9,7 @@ import torch
 
 import mimflow.lowdim.train as train_mod
 from mimflow.core.fit import NonFiniteLossError
-from mimflow.lowdim.losses import Objective, objective
+from mimflow.lowdim.train import Objective, objective
 from mimflow.lowdim.settings import LowdimRunConfig
 from mimflow.lowdim.stacked import StackedLinear, build_stack, member_optimizer_state
 from mimflow.lowdim.train import build_model, check_stackable, train_lowdim, train_lowdim_runs

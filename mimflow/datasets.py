@@ -1,0 +1,71 @@
+"""The built-in low-dimensional dataset families, registered in mimflow.registry.DATASETS at import:
+the paper's ring and letter Gaussian mixtures (sampled afresh every pass), PCA Fashion-MNIST (built from
+the download), and files of one's own vectors (config key vector_datasets; mimflow.data.vectors)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .registry import DATASETS, DatasetFamily, dataset_family, register_dataset
+
+__all__ = ["DATASETS", "DatasetFamily", "dataset_family", "PCA_FILE", "register_vector_datasets"]
+
+PCA_FILE = "resources/datasets/{dataset}-{fit}.pt"  # the built PCA dataset of one fidelity.pca_fit value
+
+
+def _toy_source(cfg, data_path=None):
+    from .data.toy import ToySource, toy_mixture
+    from .lowdim.data import samples_per_pass
+
+    return ToySource(toy_mixture(cfg.dataset), samples_per_pass(cfg.dataset_size, cfg.batch_size))
+
+
+def _pca_source(cfg, data_path=None):
+    from .lowdim.data import pca_source
+
+    return pca_source(cfg, data_path)
+
+
+def _pca_settings(settings: dict[str, Any], fidelity: Mapping[str, Any]) -> dict[str, Any]:
+    settings.update(pca_fit=fidelity["pca_fit"], pca_sign=fidelity["pca_sign"],
+                    affine_geometry=fidelity["affine_geometry"])
+    settings.pop("dataset_size", None)  # real data: the split sizes are the dataset's own
+    return settings
+
+
+def _vector_source(cfg, data_path=None):
+    from .data.vectors import VectorSource, load_vectors
+
+    if data_path is None:
+        raise ValueError(f"dataset {cfg.dataset} needs its file (config vector_datasets.{cfg.dataset}.path)")
+    return VectorSource(load_vectors(data_path), cfg.batch_size)
+
+
+def _vector_settings(settings: dict[str, Any], fidelity: Mapping[str, Any]) -> dict[str, Any]:
+    settings.pop("dataset_size", None)  # the file's own split sizes
+    return settings
+
+
+register_dataset("toy_ring", r"toy\d+(_\d+)?", _toy_source, density=True, published=True,
+                 description="toy<k> or toy<k>_<dim>: k ring modes plus one at the origin (toy4, toy4_20)")
+register_dataset("toy_text", r"toy(MIM|VAE|AE)", _toy_source, density=True, published=True,
+                 description="toyMIM, toyVAE, toyAE: one mode per lit pixel of the letters")
+register_dataset("pca_fashion_mnist", r"pca-fashion-mnist\d+", _pca_source, published=True,
+                 file=lambda name, settings: PCA_FILE.format(dataset=name, fit=settings.get("pca_fit", "per_split")),
+                 settings=_pca_settings,
+                 description="pca-fashion-mnist<k>: Fashion-MNIST projected on its first k principal components")
+
+
+def register_vector_datasets(entries: Mapping[str, Mapping[str, Any]]) -> None:
+    """Register each configured file of vectors (config vector_datasets) as a dataset of its own name."""
+    from .registry import DATASETS as registry
+
+    for name, entry in entries.items():
+        family = DatasetFamily(name=f"vectors:{name}", pattern=re.escape(name), source=_vector_source,
+                               file=lambda _name, _settings, path=entry["path"]: path, settings=_vector_settings,
+                               description=f"{name}: the vectors of {entry['path']}")
+        if family.name in registry:
+            if registry[family.name].description != family.description:
+                raise ValueError(f"vector dataset {name!r} is configured twice with different files")
+            continue
+        registry.register(family)

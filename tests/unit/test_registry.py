@@ -1,0 +1,193 @@
+"""The extension points: registries, plugins by config, objective settings, and one's own vectors."""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from mimflow.data.vectors import VectorFileError, VectorSource, load_vectors
+from mimflow.datasets import DATASETS, dataset_family
+from mimflow.lowdim.settings import LowdimRunConfig
+from mimflow.objectives import OBJECTIVES
+from mimflow.registry import Registry, load_plugins, register_objective
+from mimflow.workflow import ConfigError, check_config, dataset_file, lowdim_run_settings, wildcard_patterns
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = REPO_ROOT / "schemas" / "config.schema.yaml"
+EXAMPLE_PLUGIN = "docs/examples/beta_vae.py"
+
+
+@pytest.fixture
+def config() -> dict:
+    return copy.deepcopy(yaml.safe_load((REPO_ROOT / "config.yaml").read_text()))
+
+
+@pytest.fixture
+def example_plugin(monkeypatch):
+    """The documented beta-VAE plugin, loaded from its file (relative to the repository root)."""
+    monkeypatch.chdir(REPO_ROOT)
+    load_plugins([EXAMPLE_PLUGIN])
+    yield OBJECTIVES["beta-vae"]
+
+
+def one_line_error(config: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        check_config(config, SCHEMA)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_registry_names_unknown_and_doubled_entries():
+    registry = Registry("widget")
+    registry.register(type("W", (), {"name": "a"})())
+    with pytest.raises(ValueError, match=r"widget 'b' is not registered; registered: \['a'\]"):
+        registry["b"]
+    with pytest.raises(ValueError, match="widget 'a' is registered twice"):
+        registry.register(type("W", (), {"name": "a"})())
+
+
+def test_builtin_objective_cannot_be_registered_again():
+    with pytest.raises(ValueError, match="objective 'mim' is registered twice"):
+        register_objective("mim", lambda t, beta: t)
+
+
+def test_a_plugin_file_registers_an_objective_with_its_settings(example_plugin, config):
+    assert example_plugin.settings == {"kl_weight": 4.0} and example_plugin.label == "β-VAE"
+    config["plugins"] = [EXAMPLE_PLUGIN]
+    config["experiments"]["toy2d"]["datasets"]["toy4"].append("beta-vae")
+    config["experiments"]["toy2d"]["objective_settings"] = {"beta-vae": {"kl_weight": 2}}
+    check_config(config, SCHEMA)
+    settings = lowdim_run_settings(config, "toy2d", "toy4", "beta-vae", 2, 50, 1)
+    assert settings["objective_settings"] == {"kl_weight": 2}
+    assert "objective_settings" not in lowdim_run_settings(config, "toy2d", "toy4", "vae", 2, 50, 1)
+    assert re.fullmatch(wildcard_patterns(config)["model"], "beta-vae")
+    cfg = LowdimRunConfig.from_dict(settings)
+    assert cfg.objective_settings == {"kl_weight": 2}
+
+
+def test_the_plugin_loss_weights_the_kl_term(example_plugin):
+    from mimflow.lowdim.model import PathTerms
+
+    terms = PathTerms(*(torch.tensor([v]) for v in (1.0, -2.0, -0.5, -1.5, -3.0, 0.0)))
+    vae = OBJECTIVES["vae"].loss(terms, 0.5)
+    beta_vae = example_plugin.loss(terms, 0.5, kl_weight=3.0)
+    kl = terms.log_q_z_given_x - terms.log_p_z
+    assert torch.allclose(beta_vae - vae, 0.5 * (3.0 - 1.0) * kl)
+
+
+def test_objective_settings_errors_name_the_bad_value(example_plugin, config):
+    config["plugins"] = [EXAMPLE_PLUGIN]
+    bad = copy.deepcopy(config)
+    bad["objective_settings"] = {"beta-vae": {"weight": 2}}
+    assert "objective_settings.beta-vae: unknown setting 'weight'; allowed: ['kl_weight']" in one_line_error(bad)
+    bad = copy.deepcopy(config)
+    bad["objective_settings"] = {"beta-vae": {"kl_weight": "big"}}
+    assert "kl_weight: value 'big' is not allowed; allowed: a value of type float" in one_line_error(bad)
+    bad = copy.deepcopy(config)
+    bad["objective_settings"] = {"gamma-vae": {}}
+    assert "objective 'gamma-vae' is not registered" in one_line_error(bad)
+    bad = copy.deepcopy(config)
+    bad["objective_settings"] = {"vae": {"kl_weight": 1.0}}
+    assert "none (this objective has no settings)" in one_line_error(bad)
+
+
+def test_unknown_objective_in_an_experiment_lists_the_registered(config):
+    config["experiments"]["toy2d"]["datasets"]["toy4"] = ["gamma-vae"]
+    message = one_line_error(config)
+    assert "experiments.toy2d.datasets.toy4[0]: value 'gamma-vae' is not allowed; allowed: one of mim" in message
+
+
+def test_a_plugin_that_cannot_be_imported_is_one_line(config):
+    config["plugins"] = ["no_such_module_xyz"]
+    assert "plugin 'no_such_module_xyz' cannot be imported" in one_line_error(config)
+    config["plugins"] = ["missing/plugin.py"]
+    assert "plugin 'missing/plugin.py' cannot be imported (no file" in one_line_error(config)
+
+
+def test_duplicate_seeds_are_rejected(config):
+    config["seeds"] = [1, 1]
+    assert one_line_error(config) == ("config key seeds: value [1, 1] is not allowed; allowed: distinct values "
+                                      "(each at most once)")
+    config["seeds"] = [1]
+    config["experiments"]["toy2d"]["seeds"] = [2, 3, 2]
+    assert "experiments.toy2d.seeds: value [2, 3, 2] is not allowed" in one_line_error(config)
+
+
+# ---- one's own vectors -----------------------------------------------------------------------------------
+
+def write_vectors(path: Path, **override) -> Path:
+    rng = np.random.default_rng(0)
+    arrays = dict(x_train=rng.normal(size=(300, 3)), y_train=rng.integers(0, 2, 300),
+                  x_test=rng.normal(size=(200, 3)), y_test=rng.integers(0, 2, 200))
+    arrays.update(override)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def test_vector_file_loads_and_streams_shuffled_whole_batches(tmp_path):
+    data = load_vectors(write_vectors(tmp_path / "v.npz"))
+    assert data["x_train"].dtype == torch.float32 and data["y_test"].dtype == torch.int64
+    source = VectorSource(data, batch_size=128)
+    x, y = source.train_pass(torch.Generator().manual_seed(1))
+    assert x.shape == (256, 3) and y.shape == (256,) and source.x_dim == 3
+    assert source.true_log_prob(x) is None
+    # every training vector drawn is one of the file's, with its own label
+    rows = {tuple(r): int(l) for r, l in zip(data["x_train"].tolist(), data["y_train"].tolist())}
+    assert all(rows[tuple(r)] == int(l) for r, l in zip(x.tolist(), y.tolist()))
+    x2, _ = source.train_pass(torch.Generator().manual_seed(2))
+    assert not torch.equal(x, x2)
+
+
+@pytest.mark.parametrize("override, message", [
+    (dict(y_test=None), r"array\(s\) \['y_test'\] missing"),
+    (dict(x_train=np.zeros(300)), r"x_train has shape \(300,\); needs \(n, d\)"),
+    (dict(x_test=np.full((200, 3), np.nan)), "x_test holds 600 non-finite value"),
+    (dict(y_train=np.zeros(299, dtype=int)), r"y_train has shape \(299,\); needs \(300,\)"),
+    (dict(y_train=np.zeros(300)), "y_train has dtype float64; needs integer labels"),
+    (dict(x_test=np.zeros((200, 4))), "x_test has 4 columns, x_train 3"),
+    (dict(x_train=np.array([["a"] * 3] * 300)), "x_train has dtype <U1; needs real numbers"),
+])
+def test_a_bad_vector_file_names_the_array(tmp_path, override, message):
+    path = write_vectors(tmp_path / "v.npz", **override)
+    with pytest.raises(VectorFileError, match=message) as info:
+        load_vectors(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_vector_file_that_is_no_npz_or_too_small(tmp_path):
+    (tmp_path / "bad.npz").write_text("not an archive")
+    with pytest.raises(VectorFileError, match="not a readable .npz file"):
+        load_vectors(tmp_path / "bad.npz")
+    with pytest.raises(VectorFileError, match="no such file"):
+        load_vectors(tmp_path / "none.npz")
+    with pytest.raises(VectorFileError, match="x_test has 200 rows, fewer than one batch"):
+        VectorSource(load_vectors(write_vectors(tmp_path / "v.npz")), batch_size=256)
+
+
+def test_vector_datasets_by_config(tmp_path, config):
+    path = write_vectors(tmp_path / "mine.npz")
+    config["vector_datasets"] = {"mine": {"path": str(path)}}
+    config["experiments"]["toy2d"]["datasets"]["mine"] = ["vae"]
+    check_config(config, SCHEMA)
+    assert dataset_family("mine").name == "vectors:mine" and not dataset_family("mine").density
+    assert re.fullmatch(wildcard_patterns(config)["dataset"], "mine")
+    settings = lowdim_run_settings(config, "toy2d", "mine", "vae", 2, 50, 1)
+    assert "dataset_size" not in settings
+    assert dataset_file("mine", settings) == str(path)
+    from mimflow.lowdim.data import lowdim_source
+
+    source = lowdim_source(LowdimRunConfig.from_dict(settings), str(path))
+    assert isinstance(source, VectorSource) and source.x_dim == 3
+    DATASETS.unregister("vectors:mine")
+
+
+def test_an_unconfigured_dataset_lists_the_families(config):
+    config["experiments"]["toy2d"]["datasets"]["mine2"] = ["vae"]
+    message = one_line_error(config)
+    assert message.startswith("config key experiments.toy2d.datasets: value 'mine2' is not allowed; allowed: toy<k>")
+    assert message.endswith("or a file of one's own vectors named under vector_datasets")
