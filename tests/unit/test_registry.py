@@ -191,3 +191,20 @@ def test_an_unconfigured_dataset_lists_the_families(config):
     message = one_line_error(config)
     assert message.startswith("config key experiments.toy2d.datasets: value 'mine2' is not allowed; allowed: toy<k>")
     assert message.endswith("or a file of one's own vectors named under vector_datasets")
+
+
+def test_a_plugin_objective_trains_and_at_weight_one_is_the_vae_bit_for_bit(example_plugin):
+    from mimflow.lowdim.train import train_lowdim_runs
+
+    base = dict(dataset="toy4", z_dim=2, mid_dim=8, seed=1, epochs=3, warmup_steps=1, dataset_size=256)
+
+    def trained(model, **settings):
+        cfg = LowdimRunConfig(model=model, objective_settings=settings, **base)
+        (outcome,) = train_lowdim_runs([cfg])
+        return outcome.model.state_dict(), [r.train_loss for r in outcome.result.history]
+
+    vae, vae_losses = trained("vae")
+    same, same_losses = trained("beta-vae", kl_weight=1.0)
+    heavy, heavy_losses = trained("beta-vae", kl_weight=4.0)
+    assert same_losses == vae_losses and all(torch.equal(vae[k], same[k]) for k in vae)
+    assert heavy_losses != vae_losses

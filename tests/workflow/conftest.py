@@ -13,7 +13,7 @@ from tests.fixture_data import data_override
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config.yaml", "presets", "schemas", "profiles", "envs",
-                  "reference", "report"]
+                  "reference", "report", "docs"]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # Subprocess timeouts only guard against hangs: generous, so a slow or loaded machine never fails a test.
 HANG_GUARD_S = 3600
@@ -36,6 +36,16 @@ def snakemake(workdir: Path, *args: str, timeout: int = HANG_GUARD_S, check: boo
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
+
+
+def pending_outputs(workdir: Path, *args: str) -> dict[str, str]:
+    """Snakemake's machine-readable --summary: every output file of the DAG whose plan is not "no update",
+    with that plan (for example "update pending")."""
+    proc = snakemake(workdir, "--summary", *args)
+    lines = [line.split("\t") for line in proc.stdout.splitlines() if "\t" in line]
+    header, rows = lines[0], lines[1:]
+    file_col, plan_col = header.index("output_file"), header.index("plan")
+    return {row[file_col]: row[plan_col] for row in rows if row[plan_col] != "no update"}
 
 
 def write_data_override(workdir: Path, server, prefix: str = "", name: str = "test_data.yaml") -> str:
