@@ -18,7 +18,7 @@ for path in sorted(glob.glob("results/tables/*_summary.csv")):
 endef
 export SUMMARY
 
-.PHONY: demo test test-unit bench lint
+.PHONY: demo test test-fast test-unit bench lint
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The inner loop: unit tests and the quick checks, no real Snakemake job and no SLURM cluster.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slurm and not workflow" tests
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -143,7 +143,7 @@ def projection() -> dict:
     """Part 2: the projected full grid (see the module docstring)."""
     import yaml
 
-    from mimflow.names import is_pca_dataset
+    from mimflow.datasets import dataset_family
     from mimflow.workflow import experiment_runs, lowdim_group_settings
 
     torch.set_num_threads(1)
@@ -163,7 +163,7 @@ def projection() -> dict:
         settings = lowdim_group_settings(config, name, dataset, model, z_dim, mid_dim)
         figures = "runs" in config["experiments"][name].get("figures", ["stats", "runs"])
         n = len(seeds)
-        if is_pca_dataset(dataset):
+        if dataset_family(dataset).name == "pca_fashion_mnist":
             pca_source = pca_source or synthetic_pca_source()
             for z in (2, 20):
                 if (model, z) not in pca_cost:

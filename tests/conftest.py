@@ -18,3 +18,17 @@ def fixture_server(tmp_path_factory):
     with FixtureServer(root) as server:
         server.root, server.checksums = root, checksums
         yield server
+
+
+# Fixtures that mean a test runs real Snakemake jobs or a SLURM cluster, and the marker each asks for, so
+# `make test-fast` (-m "not slurm and not workflow") never picks up a slow test by mistake.
+SLOW_FIXTURES = {"smoke_run": "workflow", "slurm_cluster": "slurm"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        for fixture, marker in SLOW_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()) and marker not in marks:
+                raise pytest.UsageError(f"{item.nodeid} uses the fixture {fixture} but is not marked {marker}; "
+                                        f"add pytest.mark.{marker}")

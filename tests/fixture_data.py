@@ -81,7 +81,12 @@ class FaultyHandler(SimpleHTTPRequestHandler):
         mode = parts[0] if len(parts) == 2 else ""
         rest = parts[1] if len(parts) == 2 else ""
         type(self).counts[self.path] += 1
-        if mode.startswith("fail") and mode[4:].isdigit():
+        if mode == "gate":  # held until the test opens the gate: proves that requests are in flight at once
+            with type(self).lock:
+                type(self).waiting[rest] += 1
+            type(self).gate.wait()
+            self.path = "/" + rest
+        elif mode.startswith("fail") and mode[4:].isdigit():
             if type(self).counts[self.path] <= int(mode[4:]):
                 self.send_error(503, "fixture: temporarily unavailable")
                 return
@@ -107,7 +112,8 @@ class FixtureServer:
     """A threaded HTTP server on 127.0.0.1 (free port) serving `root`; use as a context manager."""
 
     def __init__(self, root: Path):
-        handler = type("Handler", (FaultyHandler,), {"counts": Counter()})
+        handler = type("Handler", (FaultyHandler,), {"counts": Counter(), "gate": threading.Event(),
+                                                     "waiting": Counter(), "lock": threading.Lock()})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(root), **k))
         self.handler = handler
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -117,7 +123,13 @@ class FixtureServer:
         self.thread.start()
         return self
 
+    def waiting_at_gate(self) -> int:
+        """Requests under /gate/ that are held now or were held before the gate opened."""
+        with self.handler.lock:
+            return sum(self.handler.waiting.values())
+
     def __exit__(self, *exc) -> None:
+        self.handler.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -37,6 +37,10 @@ SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
 REQUIRED_BINARIES = ("slurmctld", "slurmd", "sbatch", "munged")
 SLURM_ETC = Path("/etc/slurm")
 MUNGE_RUN = Path("/run/munge")
+# Waits poll for a named state (a pid file, munge answering, the node idle, no job left); these caps only
+# guard against hangs, so a slow or loaded machine never fails for want of time.
+DAEMON_WAIT_S = 300
+COMMAND_GUARD_S = 120
 MUNGE_PIDFILE = MUNGE_RUN / "munged.pid"
 MUNGE_LOG = Path("/var/log/munge/munged.log")
 SLURMCTLD_PORT = 6817
@@ -163,14 +167,14 @@ class LocalSlurmCluster:
     partition = "main"
     gpus = 2
 
-    def __init__(self, base: Path, start_timeout: float = 60.0, stop_timeout: float = 15.0):
+    def __init__(self, base: Path, start_timeout: float = None, stop_timeout: float = 60.0):
         self.base = Path(base).resolve()
         self.etc_dir = self.base / "etc"
         self.log_dir = self.base / "log"
         self.run_dir = self.base / "run"
         self.state_dir = self.base / "state"
         self.fakedev_dir = self.base / "fakedev"
-        self.start_timeout = start_timeout
+        self.start_timeout = start_timeout or DAEMON_WAIT_S
         self.stop_timeout = stop_timeout
         self.node_name: str | None = None
         self.cpus: int | None = None
@@ -188,7 +192,7 @@ class LocalSlurmCluster:
         self.env["PATH"] = _search_path()
 
     # ------------------------------------------------------------------ helpers
-    def run(self, cmd: list[str], timeout: float = 30, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    def run(self, cmd: list[str], timeout: float = COMMAND_GUARD_S, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
         """Run a command (e.g. sinfo/sbatch/squeue) against this cluster, with a timeout."""
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
@@ -207,7 +211,7 @@ class LocalSlurmCluster:
 
     def node_state(self) -> str:
         try:
-            proc = self.run([self._bin("sinfo"), "-h", "-N", "-o", "%t"], timeout=15, check=False)
+            proc = self.run([self._bin("sinfo"), "-h", "-N", "-o", "%t"], check=False)
         except subprocess.TimeoutExpired:
             return ""
         lines = proc.stdout.split()
@@ -216,7 +220,7 @@ class LocalSlurmCluster:
     def diagnostics(self) -> str:
         parts = []
         try:
-            proc = self.run([self._bin("sinfo"), "-N", "-o", "%N %t %G %E"], timeout=15, check=False)
+            proc = self.run([self._bin("sinfo"), "-N", "-o", "%N %t %G %E"], check=False)
             parts.append(f"sinfo -N: rc={proc.returncode}\n{proc.stdout}{proc.stderr}")
         except (subprocess.TimeoutExpired, RuntimeError) as exc:
             parts.append(f"sinfo: {exc}")
@@ -229,7 +233,7 @@ class LocalSlurmCluster:
 
     # ------------------------------------------------------------------ config
     def _probe_node(self) -> None:
-        out = self.run([self._bin("slurmd"), "-C"], timeout=30).stdout
+        out = self.run([self._bin("slurmd"), "-C"]).stdout
         fields = dict(re.findall(r"(\w+)=(\S+)", out))
         try:
             self.cpus = int(fields["CPUs"])
@@ -356,12 +360,13 @@ PartitionName={self.partition} Nodes={self.node_name} Default=YES MaxTime=INFINI
         if proc.returncode != 0:
             raise RuntimeError(f"munged failed to start (rc={proc.returncode}):\n"
                                f"{_file_tail(self.log_dir / 'munged.stdout')}\n{_file_tail(MUNGE_LOG)}")
-        pid = self._wait_pidfile("munged", timeout=15)
+        pid = self._wait_pidfile("munged", timeout=DAEMON_WAIT_S)
         self.started_pids["munged"] = pid
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + DAEMON_WAIT_S  # the state waited for: munge answers; the cap is a hang guard
         while not self._munge_ok():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"munged (pid {pid}) does not answer `munge -n | unmunge`:\n{_file_tail(MUNGE_LOG)}")
+                raise RuntimeError(f"munged (pid {pid}) did not answer `munge -n | unmunge` within {DAEMON_WAIT_S}s "
+                                   f"(state waited for: a credential round trip):\n{_file_tail(MUNGE_LOG)}")
             time.sleep(0.2)
 
     # ------------------------------------------------------------------ daemons
@@ -373,7 +378,8 @@ PartitionName={self.partition} Nodes={self.node_name} Default=YES MaxTime=INFINI
             if pid is not None and pid_alive(pid):
                 return pid
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} wrote no live pid to {path} within {timeout}s")
+                raise RuntimeError(f"{name} wrote no live pid to {path} within {timeout}s (state waited for: its pid "
+                                   "file naming a live process)")
             time.sleep(0.1)
 
     def _start_daemon(self, name: str) -> None:
@@ -384,7 +390,7 @@ PartitionName={self.partition} Nodes={self.node_name} Default=YES MaxTime=INFINI
                                   stderr=out, timeout=60)
         if proc.returncode != 0:
             raise RuntimeError(f"{name} exited with rc={proc.returncode} while starting")
-        self.started_pids[name] = self._wait_pidfile(name, timeout=20)
+        self.started_pids[name] = self._wait_pidfile(name, timeout=DAEMON_WAIT_S)
 
     def _wait_idle(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -397,7 +403,8 @@ PartitionName={self.partition} Nodes={self.node_name} Default=YES MaxTime=INFINI
             if dead:
                 raise RuntimeError(f"daemon(s) died during start-up: {', '.join(dead)} (node state {state!r})")
             time.sleep(0.5)
-        raise RuntimeError(f"node not idle after {self.start_timeout}s (state {state!r})")
+        raise RuntimeError(f"node not idle after {self.start_timeout}s (state waited for: sinfo reports the node "
+                           f"idle; last state {state!r})")
 
     def start(self) -> "LocalSlurmCluster":
         if self._running:
@@ -431,12 +438,12 @@ PartitionName={self.partition} Nodes={self.node_name} Default=YES MaxTime=INFINI
     def _cancel_jobs(self) -> None:
         """Best effort: cancel jobs still queued/running so no slurmstepd outlives slurmd."""
         try:
-            ids = self.run([self._bin("squeue"), "-h", "-o", "%i"], timeout=15, check=False).stdout.split()
+            ids = self.run([self._bin("squeue"), "-h", "-o", "%i"], check=False).stdout.split()
             if ids:
-                self.run([self._bin("scancel"), *ids], timeout=15, check=False)
-                deadline = time.monotonic() + 15
+                self.run([self._bin("scancel"), *ids], check=False)
+                deadline = time.monotonic() + DAEMON_WAIT_S  # until no job is left
                 while time.monotonic() < deadline:
-                    left = self.run([self._bin("squeue"), "-h", "-t", "PD,R,CG,CF,S", "-o", "%i"], timeout=15,
+                    left = self.run([self._bin("squeue"), "-h", "-t", "PD,R,CG,CF,S", "-o", "%i"],
                                     check=False).stdout.split()
                     if not left:
                         break

@@ -64,7 +64,8 @@ def test_unknown_device_is_rejected():
 # ---------------------------------------------------------------------------------------------
 
 def _hold_a_slot(lock_dir, gpu_ids, hold_s, queue):
-    slot = claim_gpu_slot(gpu_ids, lock_dir, poll_s=0.05)
+    # claim_gpu_slot logs once when it finds every GPU taken and starts to wait: that is reported too
+    slot = claim_gpu_slot(gpu_ids, lock_dir, poll_s=0.05, log=lambda message: queue.put(("waiting", message)))
     queue.put((slot.gpu_id, time.monotonic()))
     time.sleep(hold_s)
     slot.release()
@@ -89,13 +90,14 @@ def test_a_job_waits_while_every_gpu_is_taken(tmp_path):
     queue = context.Queue()
     waiter = context.Process(target=_hold_a_slot, args=(tmp_path, ["0"], 0.0, queue))
     waiter.start()
-    time.sleep(1.0)
-    assert queue.empty()  # GPU 0 is still held by this process
+    # The state waited for: the other process has found GPU 0 taken and is waiting (cap: a hang guard only).
+    state, message = queue.get(timeout=120)
+    assert state == "waiting" and "all 1 GPUs are taken" in message, (state, message)
     released = time.monotonic()
     first.release()
     gpu_id, claimed_at = queue.get(timeout=120)
     waiter.join(timeout=120)
-    assert gpu_id == "0" and claimed_at >= released
+    assert gpu_id == "0" and claimed_at >= released  # it got the GPU only once this process let it go
 
 
 def test_slots_are_per_gpu_id(tmp_path):

@@ -208,3 +208,21 @@ def test_a_plugin_objective_trains_and_at_weight_one_is_the_vae_bit_for_bit(exam
     heavy, heavy_losses = trained("beta-vae", kl_weight=4.0)
     assert same_losses == vae_losses and all(torch.equal(vae[k], same[k]) for k in vae)
     assert heavy_losses != vae_losses
+
+
+def test_planning_imports_no_torch():
+    """The registries, the documented plugin and the config check import no torch (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yaml\n"
+        "from mimflow.workflow import check_config, wildcard_patterns\n"
+        "config = yaml.safe_load(open('config.yaml'))\n"
+        "config['plugins'] = ['docs/examples/beta_vae.py']\n"
+        "check_config(config, 'schemas/config.schema.yaml')\n"
+        "wildcard_patterns(config)\n"
+        "print(sorted(m for m in ('torch', 'torchvision', 'sklearn', 'matplotlib') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -1,9 +1,13 @@
 """Download and dataset rules through real Snakemake against the fixture HTTP server."""
 from __future__ import annotations
 
+import pytest
+
 import yaml
 
 from .conftest import copy_workflow, snakemake, write_data_override
+
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 TARGET = "resources/raw/mnist/train-labels-idx1-ubyte.gz"
 ARGS = ("--cores", "1", "--configfile", "presets/smoke.yaml")

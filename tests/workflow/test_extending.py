@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from .conftest import REPO, copy_workflow, pending_outputs, snakemake
 
@@ -34,6 +35,7 @@ def test_the_page_shows_the_example_files_as_they_are():
         assert f"```{'python' if name.endswith('.py') else 'yaml'}\n{content}```" in text, name
 
 
+@pytest.mark.workflow
 def test_the_documented_example_runs_through_the_protocol(tmp_path):
     workdir = copy_workflow(tmp_path / "example")
     commands = documented_commands()

@@ -2,11 +2,12 @@
 and two invocations sharing resources/ corrupt nothing."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import torch
@@ -19,6 +20,8 @@ from .conftest import (
     snakemake,
     write_data_override,
 )
+
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 RUN = "results/runs/toy2d/toy4/mim/z2-h20/seed3"
 LONG = {"lowdim_training": {"epochs": 30, "warmup_steps": 30, "dataset_size": 6400}}  # no early stop before 30
@@ -82,35 +85,41 @@ def test_nan_loss_fails_the_job_naming_epoch_and_term(tmp_path):
 
 
 def test_two_invocations_sharing_resources(tmp_path, fixture_server):
+    """Two Snakemake invocations download and build the same shared files at the same time. Their downloads go
+    through the fixture server's gate, which holds every request until the test opens it: the test waits for
+    both invocations to be downloading at once, so the two runs provably overlap (whatever the machine speed)."""
     shared = tmp_path / "shared_resources"
     shared.mkdir()
     workdirs = []
     for name in ("a", "b"):
         workdir = copy_workflow(tmp_path / name)
         (workdir / "resources").symlink_to(shared, target_is_directory=True)
-        write_data_override(workdir, fixture_server)
+        write_data_override(workdir, fixture_server, prefix="gate/")
+        # a held request must not time out while the other invocation starts
+        (workdir / "patient.yaml").write_text(yaml.safe_dump({"data": {"timeout_s": HANG_GUARD_S}}))
         workdirs.append(workdir)
     targets = ["resources/datasets/dynamic_fashion_mnist.pt", "resources/datasets/pca-fashion-mnist20-train.pt"]
-    results = {}
-
-    def run(workdir):
-        results[workdir.name] = snakemake(workdir, *targets, "--cores", "1", "--configfile", "presets/smoke.yaml",
-                                          "test_data.yaml", check=False)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workdirs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    # Both may build the same files; each writes through its own temporary name and renames atomically,
-    # so at least one succeeds, every file present is complete, and a rerun has nothing to do.
-    assert any(r.returncode == 0 for r in results.values()), {k: r.stderr[-2000:] for k, r in results.items()}
+    args = ("--cores", "1", "--configfile", "presets/smoke.yaml", "test_data.yaml", "patient.yaml")
+    procs = {w.name: subprocess.Popen([SNAKEMAKE, *targets, *args], cwd=w, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True) for w in workdirs}
+    # The state waited for: a download request of each invocation held at the gate (the cap is a hang guard).
+    deadline = time.monotonic() + HANG_GUARD_S
+    while fixture_server.waiting_at_gate() < 2:
+        assert time.monotonic() < deadline, "the two invocations never downloaded at the same time"
+        assert all(p.poll() is None for p in procs.values()), {k: p.communicate()[0][-2000:] for k, p in procs.items()}
+        time.sleep(0.1)
+    assert all(p.poll() is None for p in procs.values())  # both are running, each inside a download
+    fixture_server.handler.gate.set()
+    outputs = {name: p.communicate(timeout=HANG_GUARD_S)[0] for name, p in procs.items()}
+    # Both built the same files; each writes through its own temporary name and renames atomically, so at
+    # least one succeeds, every file present is complete, and a rerun of either has nothing to do.
+    assert any(p.returncode == 0 for p in procs.values()), {k: v[-2000:] for k, v in outputs.items()}
     raw = shared / "raw" / "fashion_mnist"
     for name, md5 in fixture_server.checksums["fashion_mnist"].items():
         import hashlib
         assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5
     assert not list(shared.rglob(".*.tmp-*"))
     for workdir in workdirs:
-        snakemake(workdir, *targets, "--cores", "1", "--configfile", "presets/smoke.yaml", "test_data.yaml")
+        snakemake(workdir, *targets, *args)
     for target in targets:
         torch.load(shared / target.removeprefix("resources/"), weights_only=False)  # loads: not corrupt

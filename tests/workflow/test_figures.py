@@ -1,6 +1,8 @@
 """Figure rules on the smoke run: files exist and are readable images; only figures rerun on plot changes."""
 from __future__ import annotations
 
+import pytest
+
 import re
 
 import pandas as pd
@@ -11,6 +13,8 @@ from mimflow.workflow import experiment_runs, run_dir
 
 from .conftest import SMOKE_ARGS, snakemake
 from .test_smoke_workflow import smoke_config
+
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 STATS_EXPERIMENTS = ["toy2d", "toy2d_entropy", "bottleneck_toy4_20", "bottleneck_fmnist20",
                      "bottleneck_fmnist20_trainfit"]

