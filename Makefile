@@ -6,18 +6,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mimflow-installed
 CORES ?= 2
 
-# Printed at the end of the demo: the headline metrics (mean over seeds) of every experiment.
-define SUMMARY
-import glob, pandas as pd
-pd.set_option("display.width", 160)
-cols = ["dataset", "model", "z_dim", "mid_dim", "MI_ksg_mean", "H_q_x_mean", "x_recon_err_mean", "clf_acc_KNN5_mean", "MI_ksg_count"]
-for path in sorted(glob.glob("results/tables/*_summary.csv")):
-    table = pd.read_csv(path)
-    print("==", path)
-    print(table[[c for c in cols if c in table.columns]].round(3).to_string(index=False))
-endef
-export SUMMARY
-
 .PHONY: demo test test-fast test-unit bench lint
 
 $(STAMP): requirements.txt pyproject.toml
@@ -30,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile presets/demo.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile presets/demo.yaml --report results/report.html
 	@echo "Demo finished: results/report.html, tables in results/tables/"
-	@$(BIN)/python -c "$$SUMMARY"
+	@$(BIN)/python -m mimflow.core.summary results
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -179,3 +179,31 @@ def test_the_checked_in_points_are_the_readings(checked_in):
                  if p.get("mid_dim") is not None or p.get("z_dim") is not None)
     assert len(checked_in) == with_x
     pd.testing.assert_frame_equal(checked_in, published_points(readings), check_dtype=False, rtol=1e-5)
+
+
+def test_the_demo_ends_with_the_reproduction_line(tmp_path):
+    import io
+
+    from mimflow.core.summary import print_summary, reproduction_line
+
+    card = pd.DataFrame({"verdict": ["agree"] * 7 + ["undecided"] * 2 + ["disagree"] + ["missing"] * 5})
+    assert reproduction_line(card) == ("reproduction: 7 of 10 published points agree (2 undecided, 1 disagree); "
+                                       "5 more published points are outside this run's grid")
+    assert reproduction_line(card[card["verdict"] != "missing"]).endswith("(2 undecided, 1 disagree)")
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pd.DataFrame({"dataset": ["toy4"], "model": ["mim"], "z_dim": [2], "mid_dim": [5], "MI_ksg_mean": [1.23456],
+                  "other_mean": [0.0]}).to_csv(tables / "toy2d_summary.csv", index=False)
+    out = io.StringIO()
+    print_summary(tmp_path, out)  # no scorecard: says so
+    text = out.getvalue()
+    assert "== " in text and "1.235" in text and "other_mean" not in text
+    assert text.strip().endswith("reproduction: no published figure in this run's experiments (no scorecard)")
+    card.to_csv(tables / "fidelity_scorecard.csv", index=False)
+    scorecard_summary(card.assign(figure="f", experiment="e", metric="m")).to_csv(
+        tables / "fidelity_scorecard_summary.csv", index=False)
+    out = io.StringIO()
+    print_summary(tmp_path, out)
+    text = out.getvalue()
+    assert "fidelity_scorecard_summary" not in text and "Empty DataFrame" not in text
+    assert "reproduction: 7 of 10 published points agree" in text.splitlines()[-1]
