@@ -38,14 +38,41 @@ def snakemake(workdir: Path, *args: str, timeout: int = HANG_GUARD_S, check: boo
     return proc
 
 
-def pending_outputs(workdir: Path, *args: str) -> dict[str, str]:
-    """Snakemake's machine-readable --summary: every output file of the DAG whose plan is not "no update",
-    with that plan (for example "update pending")."""
+def summary_rows(workdir: Path, *args: str) -> list[dict[str, str]]:
+    """Snakemake's machine-readable --summary, one dict per output file of the DAG (output_file, date, rule,
+    log-file(s), status, plan)."""
     proc = snakemake(workdir, "--summary", *args)
     lines = [line.split("\t") for line in proc.stdout.splitlines() if "\t" in line]
-    header, rows = lines[0], lines[1:]
-    file_col, plan_col = header.index("output_file"), header.index("plan")
-    return {row[file_col]: row[plan_col] for row in rows if row[plan_col] != "no update"}
+    header = lines[0]
+    assert header[0] == "output_file" and "plan" in header, proc.stdout[:2000]
+    return [dict(zip(header, row)) for row in lines[1:]]
+
+
+def pending_outputs(workdir: Path, *args: str) -> dict[str, str]:
+    """Every output file whose plan is not "no update", with that plan (for example "update pending")."""
+    return {row["output_file"]: row["plan"] for row in summary_rows(workdir, *args) if row["plan"] != "no update"}
+
+
+def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job that --summary plans to run. A job is its rule and log file (each job of
+    this workflow has its own log); the wildcards are read back from the log's name."""
+    from mimflow.workflow import GROUP_NAME, IMAGE_RUN_NAME, RUN_NAME, template_pattern
+
+    jobs = {}
+    for row in summary_rows(workdir, *args):
+        if row["plan"] != "no update":
+            jobs.setdefault((row["rule"], row["log-file(s)"]), None)
+    parsed = []
+    for rule, log in jobs:
+        name = log.removeprefix(f"results/logs/{rule}/").removesuffix(".log")
+        wildcards = {"name": name}
+        for template in (RUN_NAME, IMAGE_RUN_NAME, GROUP_NAME):
+            match = template_pattern(template).fullmatch(name + "/")
+            if match:
+                wildcards = match.groupdict()
+                break
+        parsed.append((rule, wildcards))
+    return parsed
 
 
 def write_data_override(workdir: Path, server, prefix: str = "", name: str = "test_data.yaml") -> str:

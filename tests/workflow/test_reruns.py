@@ -1,30 +1,19 @@
-"""Stale-only reruns, checked on the smoke run with real `snakemake -n` output."""
+"""Stale-only reruns, checked on the smoke run with Snakemake's machine-readable --summary."""
 from __future__ import annotations
 
 import pytest
-
-import re
-
 import yaml
 
-from .conftest import SMOKE_ARGS, snakemake
+from .conftest import SMOKE_ARGS
+from .conftest import planned_jobs as summary_jobs
 
 pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
 
 def planned_jobs(workdir, override: dict) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of every job a dry-run with the override would run."""
+    """(rule, wildcards) of every job the override would rerun (Snakemake's --summary)."""
     (workdir / "change.yaml").write_text(yaml.safe_dump(override))
-    out = snakemake(workdir, "-n", "--cores", "2", *SMOKE_ARGS, "change.yaml").stdout
-    jobs, rule = [], None
-    for line in out.splitlines():
-        match = re.match(r"^(?:local)?rule (\w+):", line)
-        if match:
-            rule = match[1]
-            jobs.append((rule, {}))
-        elif rule and line.strip().startswith("wildcards:"):
-            jobs[-1] = (rule, dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", ")))
-    return jobs
+    return summary_jobs(workdir, "--cores", "2", *SMOKE_ARGS, "change.yaml")
 
 
 def rules_of(jobs) -> set[str]:
