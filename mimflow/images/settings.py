@@ -27,7 +27,7 @@ class ImageRunConfig(Settings):
     number_components: int = 500
     use_training_data_init: bool = True
     max_train_images: int = 0  # 0 = all; tests train on a prefix
-    # Fidelity switches (README "Fidelity switches"); the defaults are the original's numerics.
+    # Fidelity switches (docs/fidelity.md); the defaults are the original's numerics.
     image_precision: str = "fp32"
     masked_conv_grad: str = "original"
 

@@ -1,4 +1,4 @@
-"""The workflow through a real SLURM cluster on localhost, with the README's cluster instructions."""
+"""The workflow through a real SLURM cluster on localhost, with the cluster instructions of docs/cluster.md."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ from .test_smoke_workflow import smoke_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
-# README "Run on a SLURM cluster": the profile, plus squeue polling on a cluster without accounting.
+# docs/cluster.md: the profile, plus squeue polling on a cluster without accounting.
 NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
                  "--seconds-between-status-checks", "2")
 
