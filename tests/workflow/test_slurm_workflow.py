@@ -25,11 +25,21 @@ NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-befor
                  "--seconds-between-status-checks", "2")
 
 
+# The part of the smoke preset sent through SLURM: every kind of job once (a download on the submitting host,
+# a dataset build, seed-group chains, image chains with and without the VampPrior) at a third of the jobs;
+# the local smoke run covers the rest of the grid.
+SLURM_SMOKE = {"run_experiments": ["toy2d", "toy2d_entropy"], "build_datasets": ["dynamic_mnist"],
+               "images": {"models": ["convhvae_2level-vae", "pixelhvae_2level-amim"]}}
+
+
 def test_smoke_preset_through_slurm(tmp_path, slurm_cluster, fixture_server):
     workdir = copy_workflow(tmp_path / "wf")
     override = write_data_override(workdir, fixture_server)
-    args = ("--configfile", "presets/smoke.yaml", override)
+    (workdir / "slurm_smoke.yaml").write_text(yaml.safe_dump(SLURM_SMOKE))
+    args = ("--configfile", "presets/smoke.yaml", override, "slurm_smoke.yaml")
     planned = planned_jobs(workdir, *args)  # Snakemake's --summary, before the run
+    assert {"download", "build_dynamic_mnist_like", "train_lowdim", "train_image", "pseudoinput_figure"} <= \
+        {rule for rule, _ in planned}
     snakemake(workdir, "--profile", "profiles/slurm", *args, *NO_ACCOUNTING)
     assert pending_outputs(workdir, *args) == {}
     # The SLURM job of every job that wrote a provenance record, from the records themselves.
@@ -38,17 +48,21 @@ def test_smoke_preset_through_slurm(tmp_path, slurm_cluster, fixture_server):
     assert None not in submitted and submitted, records[:2]
     jobs_with_records = [job for job in planned if job[0].startswith(("train_", "evaluate_"))]
     assert len(submitted) < len(jobs_with_records) / 1.9, (len(submitted), len(jobs_with_records))  # grouped chains
-    config = smoke_config()
-    for name in config["run_experiments"]:
+    for name in SLURM_SMOKE["run_experiments"]:
         assert (workdir / "results" / "tables" / f"{name}_summary.csv").is_file()
+    assert (workdir / "resources" / "datasets" / "dynamic_mnist.pt").is_file()
     # a seed group's train -> evaluate -> figures chain went out as one SLURM job, one per group
     folders = sorted(p.parent for p in workdir.glob("results/runs/toy2d/**/provenance.json"))
     train_jobs = [json.loads((f / "provenance.json").read_text())["slurm_job_id"] for f in folders]
     eval_jobs = [json.loads((f / "eval_provenance.json").read_text())["slurm_job_id"] for f in folders]
     assert all(train_jobs) and train_jobs == eval_jobs and len(set(train_jobs)) == len(folders)  # smoke: 1 seed
     # image jobs ran under SLURM with a GPU assigned (fake devices 0/1)
-    config["images"] = yaml.safe_load((workdir / "presets" / "smoke.yaml").read_text())["images"]
-    for run in image_runs(config):
+    config = smoke_config()
+    config["images"] = {**yaml.safe_load((workdir / "presets" / "smoke.yaml").read_text())["images"],
+                        **SLURM_SMOKE["images"]}
+    runs = list(image_runs(config))
+    assert len(runs) == 4
+    for run in runs:
         folder = workdir / IMAGE_RUN_DIR.format(**run)
         prov = json.loads((folder / "provenance.json").read_text())
         assert prov["slurm_job_id"] and prov["cuda_visible_devices"] in {"0", "1"}, prov
