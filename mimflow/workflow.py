@@ -174,9 +174,14 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
     if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
         raise ConfigError(f"config key plugins: value {plugins!r} is not allowed; allowed: a list of module names "
                           "or .py files")
+    entries = config.get("vector_datasets", {})
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) and isinstance(e.get("path"), str)
+                                                for e in entries.values()):
+        raise ConfigError(f"config key vector_datasets: value {entries!r} is not allowed; allowed: a mapping of "
+                          "dataset name -> {path: an .npz file}")
     try:
         configure(config)
-    except ValueError as err:
+    except Exception as err:  # noqa: BLE001 - a plugin may raise anything at import: one line, naming it
         raise ConfigError(f"config key plugins/vector_datasets: {err}") from None
     schema = fill_schema(raw_schema)
     config.update(coerce_to_schema(config, schema))

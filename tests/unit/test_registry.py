@@ -226,3 +226,9 @@ def test_planning_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_malformed_vector_dataset_entry_is_one_line(config):
+    config["vector_datasets"] = {"mine": "data/mine.npz"}
+    assert one_line_error(config).startswith("config key vector_datasets: value {'mine': 'data/mine.npz'} is not "
+                                             "allowed; allowed: a mapping of dataset name -> {path: an .npz file}")
