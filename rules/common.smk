@@ -79,10 +79,10 @@ def image_targets():
 
 
 def lowdim_rule_variants():
-    """(name suffix, seeds, wildcard constraints) of the two low-dimensional rules per stage (rules/lowdim.smk):
-    the seed-group rule ("", the global seed list: one job per group) and the single-run rule ("_one_run",
-    seeds None) for every other run path: a seed outside the list, or an experiment with a seed list of its
-    own. The rule names are the same whatever the config; the constraints keep every run path to one rule."""
+    """(name suffix, seeds, wildcard constraints) of the two low-dimensional rules per stage (rules/lowdim.smk).
+    Suffix "" is the seed-group variant (the global seed list, one job per group); suffix "_one_run" (seeds
+    None) builds every other run path alone, a seed outside the list or an experiment with a seed list of
+    its own. The names are the same whatever the config; the constraints keep every run path to one rule."""
     grouped, alone = seed_groups(config)
     nothing = "(?!)"  # matches no name
     listed = "|".join(map(str, config["seeds"]))

@@ -53,26 +53,27 @@ def pending_outputs(workdir: Path, *args: str) -> dict[str, str]:
     return {row["output_file"]: row["plan"] for row in summary_rows(workdir, *args) if row["plan"] != "no update"}
 
 
-def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
-    """(rule, wildcards) of every job that --summary plans to run. A job is its rule and log file (each job of
-    this workflow has its own log); the wildcards are read back from the log's name."""
-    from mimflow.workflow import GROUP_NAME, IMAGE_RUN_NAME, RUN_NAME, template_pattern
+GROUP_RULES = ("train_lowdim", "evaluate_lowdim", "run_figures")  # one job per seed group
 
-    jobs = {}
+
+def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job that --summary plans to run, read back from its output paths: a run's
+    files belong to its run's job, or to its seed group's job for the group rules (no seed then); any
+    other output file stands for its own job (wildcards {"output": path})."""
+    from mimflow.workflow import IMAGE_RUN_DIR, RUN_DIR, template_pattern
+
+    run_pattern, image_pattern = template_pattern(RUN_DIR), template_pattern(IMAGE_RUN_DIR)
+    jobs: dict[tuple, tuple[str, dict[str, str]]] = {}
     for row in summary_rows(workdir, *args):
-        if row["plan"] != "no update":
-            jobs.setdefault((row["rule"], row["log-file(s)"]), None)
-    parsed = []
-    for rule, log in jobs:
-        name = log.removeprefix(f"results/logs/{rule}/").removesuffix(".log")
-        wildcards = {"name": name}
-        for template in (RUN_NAME, IMAGE_RUN_NAME, GROUP_NAME):
-            match = template_pattern(template).fullmatch(name + "/")
-            if match:
-                wildcards = match.groupdict()
-                break
-        parsed.append((rule, wildcards))
-    return parsed
+        if row["plan"] == "no update":
+            continue
+        rule, path = row["rule"], row["output_file"]
+        match = image_pattern.match(path) or run_pattern.match(path)
+        wildcards = match.groupdict() if match else {"output": path}
+        if match and rule in GROUP_RULES:
+            wildcards.pop("seed", None)
+        jobs.setdefault((rule, tuple(sorted(wildcards.items()))), (rule, wildcards))
+    return list(jobs.values())
 
 
 def write_data_override(workdir: Path, server, prefix: str = "", name: str = "test_data.yaml") -> str:
