@@ -58,14 +58,12 @@ register_dataset("pca_fashion_mnist", r"pca-fashion-mnist\d+", _pca_source, publ
 
 def register_vector_datasets(entries: Mapping[str, Mapping[str, Any]]) -> None:
     """Register each configured file of vectors (config vector_datasets) as a dataset of its own name."""
-    from .registry import DATASETS as registry
-
     for name, entry in entries.items():
         family = DatasetFamily(name=f"vectors:{name}", pattern=re.escape(name), source=_vector_source,
                                file=lambda _name, _settings, path=entry["path"]: path, settings=_vector_settings,
                                description=f"{name}: the vectors of {entry['path']}")
-        if family.name in registry:
-            if registry[family.name].description != family.description:
+        if family.name in DATASETS:
+            if DATASETS[family.name].description != family.description:
                 raise ValueError(f"vector dataset {name!r} is configured twice with different files")
             continue
-        registry.register(family)
+        DATASETS.register(family)

@@ -174,6 +174,8 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
     if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
         raise ConfigError(f"config key plugins: value {plugins!r} is not allowed; allowed: a list of module names "
                           "or .py files")
+    # Registration comes before schema validation (the schema's dataset names depend on it), so the shape
+    # that registration reads is checked here first.
     entries = config.get("vector_datasets", {})
     if not isinstance(entries, dict) or not all(isinstance(e, dict) and isinstance(e.get("path"), str)
                                                 for e in entries.values()):
