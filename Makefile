@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mimflow-installed
 CORES ?= 2
+# pytest-xdist workers for make test and make test-fast (tests/conftest.py groups the tests that share a
+# long session fixture or the SLURM cluster onto one worker each)
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: demo test test-fast test-unit bench lint
 
@@ -21,11 +25,11 @@ demo: $(STAMP)
 	@$(BIN)/python -m mimflow.core.summary results
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(PYTEST) tests
 
 # The inner loop: unit tests and the quick checks, no real Snakemake job and no SLURM cluster.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slurm and not workflow" tests
+	$(PYTEST) -m "not slurm and not workflow" tests
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -29,6 +29,7 @@ DENSITY_PLANES = ("zero_padded", "marginal")  # fidelity.density_plane: P(x) con
 IMAGE_PRECISIONS = ("fp32", "tf32", "bf16")  # fidelity.image_precision: numerics of image training/evaluation
 MASKED_CONV_GRADS = ("original", "masked")  # fidelity.masked_conv_grad: PixelCNN masked-weight gradients
 IMAGE_DEVICES = ("cuda", "cpu", "auto")  # images.device
+FAILED_RUNS_MODES = ("stop", "record")  # failed_runs (docs/faults.md)
 
 FIGURE_FAMILIES = ("stats", "runs", "animation")
 

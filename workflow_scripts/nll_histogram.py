@@ -2,9 +2,7 @@
 
 import json
 
-import numpy as np
-
-from mimflow.core.io import save_figure
+from mimflow.core.io import load_numpy, save_figure
 from mimflow.core.joblog import job_logger
 from mimflow.images.figures import nll_histogram
 
@@ -14,5 +12,5 @@ metrics = json.loads(open(sm.input.metrics).read())
 w = sm.wildcards
 title = (f"{w.arch}-{w.objective}, {w.prior}, {w.dataset}, seed {w.seed}: test NLL {metrics['test_nll_is']:.2f} "
          f"nats (S = {metrics['is_samples']})")
-save_figure(nll_histogram(np.load(sm.input.nll), title=title), sm.output[0])
+save_figure(nll_histogram(load_numpy(sm.input.nll), title=title), sm.output[0])
 log.info("wrote %s", sm.output[0])

@@ -4,7 +4,8 @@ Each run keeps its full state in its resume.pt, written every epoch and kept onc
 settings and the code's fingerprint. A killed job resumes from it; a finished one stands for the run when
 the group job reruns for another reason (a seed added, one run's files deleted): that run is re-emitted,
 not retrained, its numbers being the same either way. Delete resume.pt to train a run afresh. A run that
-fails (non-finite loss) fails the job after the others are written.
+fails (non-finite loss) is recorded in its failure.json; it fails the job after the others are written, or
+with failed_runs: record its outputs record the failure and the job succeeds (mimflow.core.failures).
 """
 import sys
 from dataclasses import asdict
@@ -13,7 +14,8 @@ from pathlib import Path
 import torch
 
 from mimflow.core.checkpoint import save_checkpoint
-from mimflow.core.io import write_csv_atomic, write_json_atomic
+from mimflow.core.failures import FAILURE_FILE, RunFailure, clear_failure, failed_checkpoint, record_failure
+from mimflow.core.io import save_torch_atomic, write_csv_atomic, write_json_atomic
 from mimflow.core.joblog import job_logger
 from mimflow.core.provenance import code_fingerprint, now, provenance_record
 from mimflow.core.device import claim_job_device_or_exit
@@ -43,30 +45,43 @@ def log_epoch(cfg, record):
              record.lr, record.train_loss, record.test_loss, record.wall_time_s)
 
 
-try:
-    outcomes = train_lowdim_runs(cfgs, lowdim_source(cfgs[0], sm.input.get("data")), resumes, on_epoch=log_epoch,
-                                 record_states=sm.params.record_epochs, device=job.device,
-                                 resume_key={"code": code_fingerprint()})
-except Exception:
-    log.exception("training failed")
-    raise
+outcomes = train_lowdim_runs(cfgs, lowdim_source(cfgs[0], sm.input.get("data")), resumes, on_epoch=log_epoch,
+                             record_states=sm.params.record_epochs, device=job.device,
+                             resume_key={"code": code_fingerprint()})
+
+
+def write_provenance(index: int, cfg: LowdimRunConfig, **fields) -> None:
+    write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(sm.input.items()), extra={
+        "rule": sm.rule, "trained_with_seeds": seeds, "device": str(job.device), **fields}), sm.output.provenance[index])
+
+
+record_failed = sm.config.get("failed_runs", "stop") == "record"
+failures = []
 for index, outcome in enumerate(outcomes):
     cfg, result = outcome.cfg, outcome.result
+    folder = Path(sm.output.model[index]).parent
     if outcome.error is not None:
-        log.error("seed %d failed: %s", cfg.seed, outcome.error)
+        failure = RunFailure(folder.as_posix(), "train", str(outcome.error))
+        failures.append(failure)
+        log.error("seed %d failed: %s (recorded in %s)", cfg.seed, outcome.error, record_failure(failure))
+        if record_failed:  # the failure stands in for the run's outputs; the job goes on
+            save_torch_atomic(failed_checkpoint(failure, cfg.to_dict()), sm.output.model[index])
+            write_csv_atomic(result.history, sm.output.log_csv[index])
+            save_torch_atomic({"epochs": [], "states": []}, sm.output.epoch_states[index])
+            write_provenance(index, cfg, failed=failure.error, epochs_run=len(result.history))
         continue
     save_checkpoint(sm.output.model[index], cfg.to_dict(), outcome.model, result,
                     model_config=asdict(outcome.model.config))
     write_csv_atomic(result.history, sm.output.log_csv[index])
     save_epoch_states(result, sm.output.epoch_states[index])
-    write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(sm.input.items()), extra={
-        "rule": sm.rule, "best_epoch": result.best_epoch, "best_loss": result.best_loss,
-        "epochs_run": len(result.history), "stopped_early": result.stopped_early,
-        "trained_with_seeds": seeds, "device": str(job.device),
-    }), sm.output.provenance[index])
+    write_provenance(index, cfg, best_epoch=result.best_epoch, best_loss=result.best_loss,
+                     epochs_run=len(result.history), stopped_early=result.stopped_early)
+    clear_failure(folder)
     log.info("seed %d: best epoch %d loss %.5g after %d epochs%s", cfg.seed, result.best_epoch, result.best_loss,
              len(result.history), " (kept from its finished resume.pt, not retrained)" if outcome.restored else "")
-failed = [o for o in outcomes if o.error is not None]
-if failed:
-    sys.exit("error: " + "; ".join(f"seed {o.cfg.seed}: {o.error}" for o in failed)
-             + " (the other seeds' finished states stay in their resume.pt)")
+if failures and not record_failed:
+    message = ("error: " + "; ".join(f.describe() for f in failures) + f" (recorded in {FAILURE_FILE} there; the"
+               " other runs' finished states stay in their resume.pt). To build the tables and figures from the runs"
+               " that succeeded, set failed_runs: record (docs/faults.md)")
+    log.error(message)
+    sys.exit(message)

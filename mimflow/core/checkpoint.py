@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from .fit import FitResult
-from .io import save_torch_atomic
+from .failures import RunFailedError, RunFailure, checkpoint_failure
+from .io import UnreadableFileError, load_torch, save_torch_atomic
 
 
 def save_checkpoint(path: str | Path, run_settings: dict[str, Any], model: torch.nn.Module, result: FitResult,
@@ -25,5 +26,19 @@ def save_checkpoint(path: str | Path, run_settings: dict[str, Any], model: torch
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The saved dict, tensors on the CPU (the caller builds the model and moves it)."""
-    return torch.load(path, weights_only=False, map_location="cpu")
+    """The saved dict, tensors on the CPU (the caller builds the model and moves it). UnreadableFileError
+    when the file is truncated or corrupt, or is not a checkpoint; RunFailedError when it records a failed
+    run (mimflow.core.failures)."""
+    state = load_torch(path)
+    failure = checkpoint_failure(state)
+    if failure is not None:
+        raise RunFailedError(f"{path} has no model: {failure.describe()} (recorded with failed_runs: record)")
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise UnreadableFileError(0, f"{path} is not a model checkpoint: delete it and rerun Snakemake, which "
+                                  "rebuilds it")
+    return state
+
+
+def recorded_failure(path: str | Path) -> RunFailure | None:
+    """The failure that a model.pt records in place of a model (failed_runs: record), or None."""
+    return checkpoint_failure(load_torch(path))

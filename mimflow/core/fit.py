@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from .io import save_torch_atomic
+from .io import UnreadableFileError, load_torch, save_torch_atomic
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,20 @@ class FitResult:
 
 
 def _resume_state(path: Path | None, settings: dict[str, Any]) -> dict | None:
-    """The saved state when it belongs to these settings; None (and a log line) otherwise."""
+    """The saved state when it belongs to these settings; None (and a log line) otherwise. A resume state is
+    a cache: one that cannot be read (truncated, corrupt) is logged and training starts afresh, and the
+    first epoch's save replaces it."""
     if path is None or not path.exists():
         return None
     # RNG states must stay on the CPU (set_state takes a CPU ByteTensor); weights and optimizer state
     # move to the model's device when they are loaded into it.
-    state = torch.load(path, weights_only=False, map_location="cpu")
+    try:
+        state = load_torch(path)
+        if not isinstance(state, dict) or "settings" not in state:
+            raise UnreadableFileError(0, f"{path} is not a resume checkpoint")
+    except UnreadableFileError as err:
+        log.warning("resume checkpoint unusable, training afresh: %s", err)
+        return None
     if state.get("settings") != settings:
         log.warning("resume checkpoint %s was written for other settings: starting afresh", path)
         return None

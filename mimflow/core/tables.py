@@ -12,6 +12,7 @@ from .io import write_bytes_atomic
 GROUP_KEYS = ["experiment", "dataset", "model", "z_dim", "mid_dim"]
 IMAGE_GROUP_KEYS = ["experiment", "dataset", "model", "prior"]
 INTEGER_KEYS = ("z_dim", "mid_dim", "seed")
+FAILED, FAILED_RUNS = "failed", "failed_runs"  # a run's recorded failure; a summary group's failed runs
 
 
 def runs_table(metrics_paths: list[str | Path], run_pattern: re.Pattern, group_keys: list[str],
@@ -32,12 +33,29 @@ def runs_table(metrics_paths: list[str | Path], run_pattern: re.Pattern, group_k
 
 
 def summary_table(runs: pd.DataFrame, group_keys: list[str] = GROUP_KEYS) -> pd.DataFrame:
-    """Mean, std (ddof 1) and count over seeds for each numeric metric, per (model, dims)."""
+    """Mean, std (ddof 1) and count over seeds for each numeric metric, per (model, dims). Runs recorded as
+    failed (a "failed" column, failed_runs: record) have no metrics, so they count in no statistic; the
+    column failed_runs names them per group ("seed 3 (train: non-finite ...)")."""
     settings = set(group_keys) | {"seed"} | {c for c in runs.columns if c.startswith("train_")}
     metrics = [c for c in runs.columns if c not in settings and pd.api.types.is_numeric_dtype(runs[c])]
     grouped = runs.groupby(group_keys, sort=True)[metrics].agg(["mean", "std", "count"])
     grouped.columns = [f"{metric}_{stat}" for metric, stat in grouped.columns]
+    if FAILED in runs.columns:
+        failed = runs[runs[FAILED].notna()]
+        named = failed.groupby(group_keys, sort=True).apply(
+            lambda g: "; ".join(f"seed {r.seed} ({r.failed_in}: {r.failed})" for r in g.itertuples()),
+            include_groups=False)
+        grouped[FAILED_RUNS] = named.reindex(grouped.index).fillna("")
     return grouped.reset_index()
+
+
+def failed_runs_text(summary: pd.DataFrame) -> str:
+    """The failed runs a summary names, one "model z-h: seeds (why)" entry per group; "" when none failed."""
+    if FAILED_RUNS not in summary.columns:
+        return ""
+    rows = summary[summary[FAILED_RUNS].fillna("") != ""]
+    return "; ".join(f"{r['model']} z{r['z_dim']}-h{r['mid_dim']}: {r[FAILED_RUNS]}" if "z_dim" in r else
+                     f"{r['model']}: {r[FAILED_RUNS]}" for _, r in rows.iterrows())
 
 
 def experiment_table(metrics_paths: list[str | Path], run_pattern: re.Pattern) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.io import file_digest, temporary_name
+from ..core.io import disk_full_error, file_digest, temporary_name
 
 log = logging.getLogger(__name__)
 HASHES = ("sha256", "md5")
@@ -114,6 +114,8 @@ def download(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: fl
                     _stream(url, tmp, timeout)
                 except Exception as err:  # noqa: BLE001 - classified by _retryable
                     tmp.unlink(missing_ok=True)
+                    if disk_full_error(err, dest) is not None:  # no mirror can help
+                        raise
                     errors.append(f"{url}: {err}")
                     log.warning("attempt %d of %s failed: %s", attempt, url, err)
                     if not _retryable(err):
@@ -128,5 +130,10 @@ def download(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: fl
             if attempt < retries:
                 time.sleep(backoff_s * attempt)
         raise DownloadError(f"could not download {remote.name} after {attempt} attempt(s): {errors[-1]}")
+    except OSError as err:
+        full = disk_full_error(err, dest)
+        if full is not None:
+            raise full from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)

@@ -16,6 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.io import reading
+
+# What to do about a raw file that cannot be read: its download rule fetches and checks it again.
+RAW_REBUILD = "delete it and rerun Snakemake, which downloads it again and checks its checksum"
+
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -30,9 +35,10 @@ def read_idx_gz(path: str | Path) -> torch.Tensor:
 
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / Path(path).name.removesuffix(".gz")
-        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+        with reading(path, RAW_REBUILD), gzip.open(path, "rb") as src, open(plain, "wb") as dst:
             shutil.copyfileobj(src, dst)
-        return read_sn3_pascalvincent_tensor(str(plain), strict=False)
+        with reading(path, RAW_REBUILD):
+            return read_sn3_pascalvincent_tensor(str(plain), strict=False)
 
 
 def read_mnist_like(raw_dir: str | Path) -> dict[str, torch.Tensor]:
@@ -77,7 +83,8 @@ def _omniglot_flatten(data: np.ndarray) -> np.ndarray:
 def build_omniglot(mat_path: str | Path, n_validation: int, binarize_seed: int, shuffle_seed: int) -> dict:
     from scipy.io import loadmat
 
-    raw = loadmat(mat_path)
+    with reading(mat_path, RAW_REBUILD):
+        raw = loadmat(mat_path)
     for key in ("data", "testdata", "targetchar", "testtargetchar"):
         if key not in raw:
             raise ValueError(f"{mat_path} has no variable {key!r}; found {sorted(k for k in raw if not k.startswith('__'))}")

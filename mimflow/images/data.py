@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from ..core.io import load_torch
+
 
 @dataclass(frozen=True)
 class ImageData:
@@ -21,7 +23,7 @@ class ImageData:
 
 def load_image_data(path: str | Path, max_train_images: int = 0) -> ImageData:
     """A built dataset file (resources/datasets/<dataset>.pt); max_train_images > 0 keeps a prefix of train."""
-    raw = torch.load(path, weights_only=False)
+    raw = load_torch(path)
     x_train = raw["x_train"].to(torch.float32) / float(raw["train_scale"])
     y_train = raw["y_train"]
     if max_train_images:

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ..core.io import load_torch
 from ..datasets import dataset_family
 from .settings import LowdimRunConfig
 
@@ -34,7 +35,7 @@ def pca_source(cfg: LowdimRunConfig, data_path: str | Path | None):
 
     if data_path is None:
         raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
-    data = torch.load(data_path, weights_only=False)
+    data = load_torch(data_path)
     for key, built, wanted in (("pca_fit", data.get("fit"), cfg.pca_fit),
                                ("pca_sign", data.get("pca_sign"), cfg.pca_sign),
                                ("affine_geometry", data.get("affine_geometry"), cfg.affine_geometry)):

@@ -2,6 +2,8 @@
 the points of the original's published figure (reference/published/published_points.csv) where it has one."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # jobs have no display
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..core.tables import failed_runs_text
 from ..metrics import METRICS
 from ..names import model_color, model_label
 
@@ -105,4 +108,8 @@ def stats_figure(summary: pd.DataFrame, metric: str, experiment: str, dpi: int =
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    failed = failed_runs_text(summary)
+    if failed:  # failed_runs: record: the caption names the runs left out
+        fig.subplots_adjust(bottom=0.3)
+        fig.text(0.01, 0.01, textwrap.fill(f"Left out, failed: {failed}", 110), fontsize=6, va="bottom")
     return fig

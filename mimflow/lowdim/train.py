@@ -81,7 +81,8 @@ STACK_BATCH_MULTIPLE = 32
 
 @dataclass
 class RunOutcome:
-    """One run of a (stacked) training: its best model and history, or the error that ended it."""
+    """One run of a (stacked) training: its best model and history, or the error that ended it (with the
+    epochs recorded before it in `result`)."""
 
     cfg: LowdimRunConfig
     model: LowdimModel | None = None
@@ -255,12 +256,12 @@ def train_lowdim_runs(
     outcomes = []
     for member in members:
         if member.error is not None:
-            outcomes.append(RunOutcome(member.cfg, error=member.error))
+            outcomes.append(RunOutcome(member.cfg, result=member.tracker.result, error=member.error))
             continue
         try:
             result = member.tracker.finish(lambda m=member: copy.deepcopy(m.model_state))
         except NonFiniteLossError as err:
-            outcomes.append(RunOutcome(member.cfg, error=err))
+            outcomes.append(RunOutcome(member.cfg, result=member.tracker.result, error=err))
             continue
         outcomes.append(RunOutcome(member.cfg, solo_model(model_config, result.best_state), result,
                                    restored=member.restored))

@@ -1,9 +1,13 @@
 """Fixtures that run the real workflow with real Snakemake in a scratch copy of the repository."""
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +95,63 @@ def smoke_run(tmp_path_factory, fixture_server) -> Path:
 
 
 SMOKE_ARGS = ("--configfile", "presets/smoke.yaml", "test_data.yaml")
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(where: Path, size: str = "4m", read_only: bool = False):
+    """A small tmpfs mounted at `where` for the block (a full disk, a read-only folder, for real); the test is
+    skipped, saying why, where this machine does not let the tests mount (they need root)."""
+    where.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def fill_device(folder: Path) -> Path:
+    """Fill the file system of `folder` to the last byte with one file; returns it (delete it to free the space)."""
+    filler = folder / ".filler"
+    with open(filler, "wb", buffering=0) as out:  # unbuffered: every write reaches the device, none at close
+        for block in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    out.write(b"\0" * block)
+            except OSError as err:
+                assert err.errno == errno.ENOSPC, err
+    return filler
+
+
+def script_processes(workdir: Path, script: str) -> list[int]:
+    """PIDs of the processes that run a job script named `script` (e.g. evaluate_lowdim.py) for the Snakemake
+    run in `workdir` (the script runs from .snakemake/scripts/tmp<...>.<script>, with workdir as cwd)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:  # gone, or not ours to read
+            continue
+        if cwd == os.path.realpath(workdir) and any(a.endswith(f".{script}".encode()) for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_until(predicate, what: str, proc: subprocess.Popen | None = None, poll_s: float = 0.05):
+    """Poll `predicate` until it returns something truthy and return that; fail naming `what` if `proc`
+    ends first. The cap (HANG_GUARD_S) only guards against hangs: nothing here races the clock."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read()[-3000:] if proc.stdout else ""
+            raise AssertionError(f"the process ended (rc {proc.returncode}) before {what}:\n{out}")
+        time.sleep(poll_s)
+    raise AssertionError(f"no {what} within {HANG_GUARD_S} s")
