@@ -20,11 +20,12 @@ UNIFORM_NLL = 784 * math.log(2)
 
 
 def test_a_conv_vae_learns_real_digits(tmp_path):
-    """Three epochs on 1,000 real training digits: the validation loss falls every epoch and the IS test
-    NLL is far below the uniform model's (measured here: 380 -> 288 -> 243 nats; test NLL 229 at 10 importance samples)."""
+    """Two epochs on 1,000 real training digits: the validation loss falls and the IS test NLL is far below
+    the uniform model's (543 nats; measured at three epochs: 380 -> 288 -> 243 nats, test NLL 229 at 10
+    importance samples; at two: 380 -> 288 nats, test NLL 273)."""
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "digits.yaml").write_text(yaml.safe_dump({"images": {
-        "training": {"epochs": 3, "warmup": 1, "max_train_images": 1000},
+        "training": {"epochs": 2, "warmup": 1, "max_train_images": 1000},
         "evaluation": {"is_samples": 10, "ksg_points": 50, "figure_images": 4}}}))
     run = dict(dataset="mnist5k", arch="convhvae_2level", objective="vae", prior="standard", seed=1)
     folder = IMAGE_RUN_DIR.format(**run)
