@@ -125,19 +125,24 @@ def fill_device(folder: Path) -> Path:
     return filler
 
 
-def script_processes(workdir: Path, script: str) -> list[int]:
-    """PIDs of the processes that run a job script named `script` (e.g. evaluate_lowdim.py) for the Snakemake
-    run in `workdir` (the script runs from .snakemake/scripts/tmp<...>.<script>, with workdir as cwd)."""
+def script_processes(script: str, workdir: Path | None = None, slurm_job: str | None = None) -> list[int]:
+    """PIDs of the processes that run a job script named `script` (e.g. evaluate_lowdim.py; Snakemake runs it
+    from .snakemake/scripts/tmp<...>.<script>), for the Snakemake run in `workdir` (its cwd) or inside SLURM
+    job `slurm_job` (its environment; readable as root)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            cwd = os.readlink(proc / "cwd")
+            if workdir is not None and os.readlink(proc / "cwd") != os.path.realpath(workdir):
+                continue
+            if slurm_job is not None and f"SLURM_JOB_ID={slurm_job}".encode() not in \
+                    (proc / "environ").read_bytes().split(b"\0"):
+                continue
         except OSError:  # gone, or not ours to read
             continue
-        if cwd == os.path.realpath(workdir) and any(a.endswith(f".{script}".encode()) for a in argv):
+        if any(a.endswith(f".{script}".encode()) for a in argv):
             pids.append(int(proc.name))
     return pids
 

@@ -19,6 +19,8 @@ import pytest
 import torch
 import yaml
 
+from .test_faults import LONG, RUN
+from .test_faults import workflow_with as faults_workflow
 from .conftest import (
     HANG_GUARD_S,
     REPO,
@@ -35,17 +37,13 @@ from .conftest import (
 
 pytestmark = pytest.mark.workflow  # runs real Snakemake jobs: not in make test-fast
 
-RUN = "results/runs/toy2d/toy4/mim/z2-h20/seed3"
 TRAIN_LOG = "results/logs/train_lowdim/toy2d/toy4/mim/z2-h20/seed3.log"
-ARGS = ("--cores", "1", "--configfile", "presets/smoke.yaml", "override.yaml")
-LONG = {"lowdim_training": {"epochs": 30, "warmup_steps": 30, "dataset_size": 6400}}  # no early stop before 30
+ARGS = ("--cores", "1", "--configfile", "presets/smoke.yaml", "override.yaml")  # what workflow_with sets up
 PLUGIN = REPO / "tests" / "workflow" / "plugins" / "nan_member.py"
 
 
 def workflow_with(tmp_path, name: str, override: dict | None = None) -> Path:
-    workdir = copy_workflow(tmp_path / name)
-    (workdir / "override.yaml").write_text(yaml.safe_dump(override or {}))
-    return workdir
+    return faults_workflow(tmp_path, name, override or {})[0]
 
 
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
@@ -68,7 +66,7 @@ def test_a_job_killed_mid_run_leaves_no_partial_output_and_a_rerun_completes_it(
     snakemake(workdir, f"{RUN}/model.pt", *ARGS)
     proc = start(workdir, f"{RUN}/{output}", *ARGS)
     # The state waited for: the job's own process exists (it then still imports torch, long before any write).
-    pids = wait_until(lambda: script_processes(workdir, script), f"a running {script}", proc)
+    pids = wait_until(lambda: script_processes(script, workdir), f"a running {script}", proc)
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)  # frozen where it was, then killed with Snakemake
     assert not (workdir / RUN / output).exists()

@@ -15,7 +15,8 @@ import yaml
 
 from mimflow.workflow import IMAGE_RUN_DIR, image_runs
 
-from .conftest import SNAKEMAKE, copy_workflow, pending_outputs, planned_jobs, snakemake, write_data_override
+from .conftest import (SNAKEMAKE, copy_workflow, pending_outputs, planned_jobs, script_processes, snakemake,
+                       write_data_override)
 from .test_smoke_workflow import smoke_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -90,22 +91,6 @@ def test_failed_job_is_reported_and_a_rerun_finishes_it(tmp_path, slurm_cluster)
     assert provenance["slurm_job_id"], provenance
 
 
-def _job_processes(job_id: str, script: str) -> list[int]:
-    """PIDs of the processes of SLURM job `job_id` that run `script` (found through /proc, as root)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:  # gone, or not ours to read
-            continue
-        if f"SLURM_JOB_ID={job_id}".encode() in environ and any(a.endswith(script.encode()) for a in argv):
-            pids.append(int(proc.name))
-    return pids
-
-
 def _wait_for(predicate, what: str, timeout: float, proc: subprocess.Popen):
     """Poll `predicate` until it returns something truthy; fail naming `what` if Snakemake ends first."""
     deadline = time.monotonic() + timeout  # a hang guard only: nothing here races the clock
@@ -140,7 +125,7 @@ def test_time_limit_then_retry_resumes_training(tmp_path, slurm_cluster):
         squeue = slurm_cluster.run(["squeue", "-h", "-t", "R", "-o", "%i"]).stdout.split()
         assert len(squeue) == 1, squeue
         first_job = squeue[0]
-        frozen = _wait_for(lambda: _job_processes(first_job, "train_lowdim.py"), "training process", 60, proc)
+        frozen = _wait_for(lambda: script_processes("train_lowdim.py", slurm_job=first_job), "training process", 60, proc)
         for pid in frozen:
             os.kill(pid, signal.SIGSTOP)
         slurm_cluster.run(["scontrol", "update", f"JobId={first_job}", "TimeLimit=1"])
