@@ -6,6 +6,7 @@ Pure functions over the merged config dict, so the Snakefile stays thin and test
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,6 +37,7 @@ SCORECARD_TABLE = "results/tables/fidelity_scorecard.csv"
 SCORECARD_SUMMARY = "results/tables/fidelity_scorecard_summary.csv"
 SCORECARD_HTML = "results/fidelity_scorecard.html"
 RAW_FILE = "resources/raw/{source}/{filename}"
+RAW_SOURCE_RECORD = RAW_FILE + ".source.json"  # where the verified copy came from, and its hashes
 DATASET_FILE = "resources/datasets/{dataset}.pt"
 PCA_DATASET_FILE = "resources/datasets/pca-fashion-mnist{k}-{fit}.pt"
 
@@ -284,12 +286,27 @@ def dataset_file(dataset: str, settings: dict[str, Any] | None = None) -> str | 
     return dataset_family(dataset).file(dataset, settings or {})
 
 
-def raw_files(config: dict[str, Any], source: str) -> list[str]:
-    return [RAW_FILE.format(source=source, filename=name) for name in config["data"]["sources"][source]["files"]]
+def raw_files(config: dict[str, Any], source: str, pattern: str = RAW_FILE) -> list[str]:
+    """The raw files of a data source (or, with pattern RAW_SOURCE_RECORD, their source records)."""
+    return [pattern.format(source=source, filename=name) for name in config["data"]["sources"][source]["files"]]
+
+
+def raw_filenames(config: dict[str, Any]) -> str:
+    """A wildcard pattern of every configured raw file name (keeps RAW_FILE from matching a source record)."""
+    return alternatives(sorted({name for src in config["data"]["sources"].values() for name in src["files"]}))
+
+
+def raw_source_records(paths: list[str]) -> dict[str, dict]:
+    """{file name: source record} of the raw files a dataset was built from (what rule download wrote)."""
+    records = {}
+    for path in paths:
+        with open(path) as fh:
+            records[Path(path).name.removesuffix(".source.json")] = json.load(fh)
+    return records
 
 
 def remote_entry(config: dict[str, Any], source: str, filename: str) -> dict[str, Any]:
-    """URLs (mirror + name) and checksums of one raw file."""
+    """URLs (mirror + name), checksums and the installed-package folder (if any) of one raw file."""
     if source not in config["data"]["sources"]:
         raise ConfigError(f"data source {source!r} is not configured; allowed: {sorted(config['data']['sources'])}")
     src = config["data"]["sources"][source]
@@ -297,6 +314,8 @@ def remote_entry(config: dict[str, Any], source: str, filename: str) -> dict[str
         raise ConfigError(f"file {filename!r} is not configured for data source {source}; allowed: {sorted(src['files'])}")
     entry = {k: v for k, v in (src["files"][filename] or {}).items() if v}
     entry["urls"] = [m.rstrip("/") + "/" + filename for m in src["mirrors"]]
+    if src.get("installed"):
+        entry["installed"] = src["installed"]
     return entry
 
 

@@ -2,15 +2,21 @@
 
 
 rule download:
+    # From data.local_dir if set, else the installed package's folder where it holds the file (Debian's
+    # dataset-fashion-mnist), else the mirrors; the record says which, with the verified hashes.
     output:
         RAW_FILE,
+        record=RAW_SOURCE_RECORD,
     params:
-        # Only the checksums: a changed mirror list or timeout never refetches a verified file.
-        checksums=lambda wc: {k: v for k, v in remote_entry(config, wc.source, wc.filename).items() if k != "urls"},
+        # Only the checksums: a changed mirror list, package folder or timeout never refetches a verified file.
+        checksums=lambda wc: {k: v for k, v in remote_entry(config, wc.source, wc.filename).items()
+                              if k not in ("urls", "installed")},
     log:
         job_log("download", "{source}/{filename}"),
     resources:
         downloads=1,
+    wildcard_constraints:
+        filename=raw_filenames(config),
     conda:
         "../envs/mimflow.yaml"
     script:
@@ -19,7 +25,8 @@ rule download:
 
 rule build_dynamic_mnist_like:
     input:
-        lambda wc: raw_files(config, DOWNLOADED_IMAGE_DATASETS[wc.image_dataset]),
+        raw=lambda wc: raw_files(config, DOWNLOADED_IMAGE_DATASETS[wc.image_dataset]),
+        records=lambda wc: raw_files(config, DOWNLOADED_IMAGE_DATASETS[wc.image_dataset], RAW_SOURCE_RECORD),
     output:
         DATASET_FILE.replace("{dataset}", "{image_dataset}"),
     params:
@@ -37,7 +44,8 @@ rule build_dynamic_mnist_like:
 
 rule build_omniglot:
     input:
-        raw_files(config, "omniglot"),
+        raw=raw_files(config, "omniglot"),
+        records=raw_files(config, "omniglot", RAW_SOURCE_RECORD),
     output:
         DATASET_FILE.format(dataset="omniglot"),
     params:
@@ -69,7 +77,8 @@ rule build_mnist5k:
 
 rule build_pca_dataset:
     input:
-        raw_files(config, "fashion_mnist"),
+        raw=raw_files(config, "fashion_mnist"),
+        records=raw_files(config, "fashion_mnist", RAW_SOURCE_RECORD),
     output:
         PCA_DATASET_FILE,
     log:

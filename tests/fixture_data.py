@@ -134,9 +134,21 @@ class FixtureServer:
         self.httpd.server_close()
 
 
-def data_override(url: str, checksums: dict[str, dict[str, str]], prefix: str = "") -> dict:
-    """A config override pointing every source at the fixture server (with an optional fault prefix)."""
+def content_sha256(path: Path) -> str:
+    """sha256 of what a raw file holds (decompressed if gzipped), as config's content_sha256."""
+    data = path.read_bytes()
+    return hashlib.sha256(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).hexdigest()
+
+
+def data_override(url: str, checksums: dict[str, dict[str, str]], prefix: str = "", root: Path | None = None) -> dict:
+    """A config override pointing every source at the fixture server (with an optional fault prefix) and at
+    no installed package (the tests serve their own files even where Debian's dataset-fashion-mnist is
+    installed). With the served root, the files' content checksums too."""
+    def entry(source: str, name: str, md5: str) -> dict:
+        return {"md5": md5, "content_sha256": content_sha256(root / source / name) if root else None}
+
     return {"data": {"sources": {
-        source: {"mirrors": [f"{url}/{prefix}{source}/"], "files": {name: {"md5": md5} for name, md5 in files.items()}}
+        source: {"mirrors": [f"{url}/{prefix}{source}/"], "installed": None,
+                 "files": {name: entry(source, name, md5) for name, md5 in files.items()}}
         for source, files in checksums.items()
     }}}

@@ -45,14 +45,18 @@ def log_epoch(cfg, record):
              record.lr, record.train_loss, record.test_loss, record.wall_time_s)
 
 
-outcomes = train_lowdim_runs(cfgs, lowdim_source(cfgs[0], sm.input.get("data")), resumes, on_epoch=log_epoch,
+source = lowdim_source(cfgs[0], sm.input.get("data"))
+# where the built dataset's raw files came from (package, local_dir or mirror), for provenance.json
+data_sources = getattr(source, "data", {}).get("raw_sources") if isinstance(getattr(source, "data", None), dict) else None
+outcomes = train_lowdim_runs(cfgs, source, resumes, on_epoch=log_epoch,
                              record_states=sm.params.record_epochs, device=job.device,
                              resume_key={"code": code_fingerprint()})
 
 
 def write_provenance(index: int, cfg: LowdimRunConfig, **fields) -> None:
     write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(sm.input.items()), extra={
-        "rule": sm.rule, "trained_with_seeds": seeds, "device": str(job.device), **fields}), sm.output.provenance[index])
+        "rule": sm.rule, "trained_with_seeds": seeds, "device": str(job.device),
+        **({"data_sources": data_sources} if data_sources else {}), **fields}), sm.output.provenance[index])
 
 
 record_failed = sm.config.get("failed_runs", "stop") == "record"

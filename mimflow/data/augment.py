@@ -80,7 +80,7 @@ def apply_affine(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 def _libm(fn, values: torch.Tensor) -> torch.Tensor:
     """fn (a math function) elementwise in float64: torch's vectorised sin differs from libm's in the last bit."""
-    return torch.tensor([fn(v) for v in values.double().tolist()], dtype=torch.float64)
+    return torch.tensor(list(map(fn, values.double().tolist())), dtype=torch.float64)
 
 
 def inverse_affine_matrices_v021(angle: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, scale: torch.Tensor,
@@ -115,22 +115,24 @@ def _fix16(v: torch.Tensor) -> torch.Tensor:
 
 
 def _source_indices_fixed(data: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pillow's affine_fixed: integer source column/row of every output pixel, (B, H, W) each.
+    """Pillow's affine_fixed: integer source column/row of every output pixel plus one, (B, H, W) int32 each.
 
     Pillow accumulates the 16.16 coefficients by integer additions along rows and columns; those sums are
-    exact, so they equal start + y * step_y + x * step_x (int32 suffices for images this small).
+    exact, so they equal start + y * step_y + x * step_x (int32 suffices for images this small). The +1
+    (index into an image with a one-pixel border) is folded into the start as 65536: (v + 65536) >> 16 is
+    (v >> 16) + 1 exactly.
     """
     a, b, c, d, e, f = data.unbind(-1)
     a0, a1, a3, a4 = _fix16(a), _fix16(b), _fix16(d), _fix16(e)
-    a2 = _fix16(c + a * 0.5 + b * 0.5)
-    a5 = _fix16(f + d * 0.5 + e * 0.5)
+    a2 = _fix16(c + a * 0.5 + b * 0.5) + 65536
+    a5 = _fix16(f + d * 0.5 + e * 0.5) + 65536
     xs = torch.arange(width, dtype=torch.int64)
     ys = torch.arange(height, dtype=torch.int64)
     col_start, row_start = a2[:, None] + ys * a1[:, None], a5[:, None] + ys * a4[:, None]  # (B, H)
     col_step, row_step = xs * a0[:, None], xs * a3[:, None]  # (B, W)
     col = col_start.to(torch.int32)[:, :, None] + col_step.to(torch.int32)[:, None, :]
     row = row_start.to(torch.int32)[:, :, None] + row_step.to(torch.int32)[:, None, :]
-    return col >> 16, row >> 16  # arithmetic shift: floor division by 65536
+    return col.bitwise_right_shift_(16), row.bitwise_right_shift_(16)  # arithmetic shift: floor division by 65536
 
 
 def _running_sum(start: torch.Tensor, step: torch.Tensor, n: int) -> torch.Tensor:
@@ -149,10 +151,11 @@ def _truncate(v: torch.Tensor) -> torch.Tensor:
 
 
 def _source_indices_scale(data: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pillow's ImagingScaleAffine (matrices with b == d == 0): floating-point, running sums."""
+    """Pillow's ImagingScaleAffine (matrices with b == d == 0): floating-point, running sums; plus one, as
+    _source_indices_fixed."""
     a, _, c, _, e, f = data.unbind(-1)
-    col = _truncate(_running_sum(c + a * 0.5, a, width))
-    row = _truncate(_running_sum(f + e * 0.5, e, height))
+    col = _truncate(_running_sum(c + a * 0.5, a, width)) + 1
+    row = _truncate(_running_sum(f + e * 0.5, e, height)) + 1
     return col[:, None, :].expand(-1, height, width), row[:, :, None].expand(-1, height, width)
 
 
@@ -160,9 +163,12 @@ def apply_affine_pil(images: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     """Warp (B, H, W) images by per-image Pillow AFFINE data (B, 6), NEAREST, zero outside.
 
     Equals Image.fromarray(image, "L").transform((W, H), Image.AFFINE, data, Image.NEAREST) per image
-    (Pillow 6.2 through 13 share this code path; tested against the installed Pillow).
+    (Pillow 6.2 through 13 share this code path; tested against the installed Pillow). Each image is read
+    through a one-pixel zero border, so every source position outside the image (clamped onto the border)
+    reads 0 without a mask.
     """
     n, h, w = images.shape
+    bordered = F.pad(images, (1, 1, 1, 1)).reshape(n, (h + 2) * (w + 2))
     out = torch.empty_like(images)
     for start in range(0, n, _CHUNK):
         part = slice(start, start + _CHUNK)
@@ -170,10 +176,8 @@ def apply_affine_pil(images: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         scaling = (data[part, 1] == 0) & (data[part, 3] == 0)
         if scaling.any():
             col[scaling], row[scaling] = _source_indices_scale(data[part][scaling], h, w)
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        flat = (row.clamp_(0, h - 1) * w + col.clamp_(0, w - 1)).to(torch.int64).reshape(len(col), h * w)
-        picked = torch.gather(images[part].reshape(len(col), h * w), 1, flat).reshape(len(col), h, w)
-        out[part] = picked.masked_fill_(~inside, 0)
+        flat = row.clamp_(0, h + 1).mul_(w + 2).add_(col.clamp_(0, w + 1)).to(torch.int64).reshape(len(col), h * w)
+        torch.gather(bordered[part], 1, flat, out=out[part].view(len(col), h * w))
     return out
 
 
@@ -214,11 +218,16 @@ def random_affine(images: torch.Tensor, aug: AffineAugment, generator: torch.Gen
 
 def dequantize(images_uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(255 x + U[0, 1)) / 256 clamped to [1e-3, 1 - 1e-3], x = pixel / 255, as the original's train transform."""
-    values = torch.rand(images_uint8.shape, generator=generator)
+    return dequantize_into(torch.empty(images_uint8.shape), images_uint8, generator)
+
+
+def dequantize_into(values: torch.Tensor, images_uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """dequantize(images_uint8) written into `values` (float32, the images' shape), which it returns."""
+    values.uniform_(0.0, 1.0, generator=generator)  # torch.rand's draws, in the same order
     values += images_uint8  # in place: the same IEEE sums as pixel + noise, without three 4-byte copies
     values /= 256.0
     return values.clamp_(1e-3, 1 - 1e-3)
 
 
-__all__ = ["AffineAugment", "apply_affine", "apply_affine_pil", "dequantize", "inverse_affine_matrices",
+__all__ = ["AffineAugment", "apply_affine", "apply_affine_pil", "dequantize", "dequantize_into", "inverse_affine_matrices",
            "inverse_affine_matrices_v021", "random_affine"]

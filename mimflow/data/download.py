@@ -1,13 +1,18 @@
-"""Checksummed downloads: mirrors, retries, a temporary name, and a rename only once verified.
+"""Checksummed raw files: from data.local_dir, an installed system package, or the mirrors, in that order.
 
-A file that fails its checksum is deleted and reported in one line naming the file and both hashes;
-nothing that could pass for a complete file is ever left behind.
+Every copy goes to a temporary name and is renamed only once verified. A file that fails its checksum is
+deleted and reported in one line naming the file and both hashes; nothing that could pass for a complete
+file is ever left behind. `content_sha256` checks what a file holds (the decompressed bytes of a .gz), so
+a re-compressed copy of the same data, such as Debian's dataset-fashion-mnist, passes and nothing else does.
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import os
 import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +22,8 @@ from pathlib import Path
 from ..core.io import disk_full_error, file_digest, temporary_name
 
 log = logging.getLogger(__name__)
-HASHES = ("sha256", "md5")
+HASHES = ("sha256", "md5")  # of the file's bytes
+CONTENT_HASH = "content_sha256"  # of what the file holds: the decompressed bytes of a .gz, else the bytes
 
 
 class ChecksumError(RuntimeError):
@@ -29,29 +35,86 @@ class DownloadError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class InstalledCopy:
+    """A folder where a system package installs the files (e.g. Debian's dataset-fashion-mnist)."""
+
+    folder: str
+    package: str
+
+    def install_hint(self) -> str:
+        return f"apt-get install {self.package}"
+
+
+@dataclass(frozen=True)
 class RemoteFile:
-    """One file to fetch: its name, mirrors in order of preference, and expected hashes."""
+    """One file to fetch: its name, mirrors in order of preference, expected hashes, and where a system
+    package may have installed it."""
 
     name: str
     urls: tuple[str, ...]
-    checksums: dict[str, str] = field(default_factory=dict)  # {"md5": hex} and/or {"sha256": hex}
+    checksums: dict[str, str] = field(default_factory=dict)  # md5, sha256 (file bytes), content_sha256
+    installed: InstalledCopy | None = None
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> "RemoteFile":
-        sums = {algo: str(entry[algo]).lower() for algo in HASHES if entry.get(algo)}
-        return cls(name=name, urls=tuple(entry.get("urls", [])), checksums=sums)
+        sums = {algo: str(entry[algo]).lower() for algo in (*HASHES, CONTENT_HASH) if entry.get(algo)}
+        installed = entry.get("installed")
+        return cls(name=name, urls=tuple(entry.get("urls", [])), checksums=sums,
+                   installed=InstalledCopy(installed["dir"], installed["package"]) if installed else None)
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of what a file holds: its decompressed bytes if it is gzip-compressed, else its bytes."""
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    if not compressed:
+        return file_digest(path, "sha256")
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ChecksumError(f"{path.name} is not a readable gzip file: {err}") from err
+    return digest.hexdigest()
 
 
 def verify(path: Path, remote: RemoteFile) -> dict[str, str]:
-    """Check every configured hash; returns the file's sha256 and md5."""
+    """Check every configured hash; returns the file's sha256 and md5 (and content_sha256 where checked)."""
     actual = {algo: file_digest(path, algo) for algo in HASHES}
-    for algo, expected in remote.checksums.items():
-        if actual[algo] != expected:
+    for algo in HASHES:
+        expected = remote.checksums.get(algo)
+        if expected and actual[algo] != expected:
             raise ChecksumError(f"checksum mismatch for {remote.name}: expected {algo} {expected}, got {actual[algo]}")
+    expected = remote.checksums.get(CONTENT_HASH)
+    if expected:
+        actual[CONTENT_HASH] = content_digest(path)
+        if actual[CONTENT_HASH] != expected:
+            raise ChecksumError(f"checksum mismatch for {remote.name}: expected content sha256 (decompressed) "
+                                f"{expected}, got {actual[CONTENT_HASH]}")
     if not remote.checksums:
         log.warning("no checksum configured for %s: recorded sha256 %s (add it to the config)", remote.name,
                     actual["sha256"])
     return actual
+
+
+def package_version(package: str) -> str | None:
+    """The installed version of a Debian package (dpkg-query), or None where dpkg cannot tell."""
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    version = out.stdout.strip()
+    return version if out.returncode == 0 and version else None
+
+
+def _copy_verified(source: Path, tmp: Path, dest: Path, remote: RemoteFile, origin: dict) -> dict:
+    shutil.copyfile(source, tmp)
+    record = verify(tmp, remote)
+    os.replace(tmp, dest)
+    log.info("copied %s from %s (%s)", remote.name, source, origin["source"])
+    return {**record, "origin": origin}
 
 
 def _stream(url: str, tmp: Path, timeout: float) -> None:
@@ -81,11 +144,13 @@ def _retryable(err: Exception) -> bool:
 
 
 def download(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: float = 60.0, backoff_s: float = 1.0,
-          local_dir: str | Path | None = None) -> dict[str, str]:
-    """Put a verified copy of `remote` at `dest` (from local_dir if given, else the mirrors).
+          local_dir: str | Path | None = None) -> dict:
+    """Put a verified copy of `remote` at `dest`: from local_dir if given (and only from there), else from
+    the system package's folder where it holds the file, else from the mirrors.
 
-    Returns the verified hashes. Transfer failures are retried (with backoff) on every mirror; a
-    checksum mismatch stops at once. The partial file is always removed.
+    Returns the verified hashes and "origin" (where the copy came from: local_dir, package or mirror).
+    Transfer failures are retried (with backoff) on every mirror; a checksum mismatch stops at once. The
+    partial file is always removed.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -98,11 +163,13 @@ def download(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: fl
             source = Path(local_dir) / remote.name
             if not source.is_file():
                 raise DownloadError(f"{remote.name} not found in data.local_dir {local_dir}")
-            shutil.copyfile(source, tmp)
-            hashes = verify(tmp, remote)
-            os.replace(tmp, dest)
-            log.info("copied %s from %s", remote.name, source)
-            return hashes
+            return _copy_verified(source, tmp, dest, remote, {"source": "data.local_dir", "path": str(source)})
+        installed = remote.installed
+        if installed is not None and (Path(installed.folder) / remote.name).is_file():
+            source = Path(installed.folder) / remote.name
+            return _copy_verified(source, tmp, dest, remote, {
+                "source": f"package {installed.package}", "path": str(source),
+                "package_version": package_version(installed.package)})
         if not remote.urls:
             raise DownloadError(f"no URL configured for {remote.name}")
         errors, dead = [], set()
@@ -124,12 +191,17 @@ def download(remote: RemoteFile, dest: str | Path, retries: int = 3, timeout: fl
                 hashes = verify(tmp, remote)
                 os.replace(tmp, dest)
                 log.info("downloaded %s from %s (sha256 %s)", remote.name, url, hashes["sha256"])
-                return hashes
+                return {**hashes, "origin": {"source": "mirror", "url": url}}
             if len(dead) == len(remote.urls):
                 break
             if attempt < retries:
                 time.sleep(backoff_s * attempt)
-        raise DownloadError(f"could not download {remote.name} after {attempt} attempt(s): {errors[-1]}")
+        failed = f"could not download {remote.name} after {attempt} attempt(s): {errors[-1]}"
+        if installed is not None:  # name both ways in: the package, or the files in data.local_dir
+            raise DownloadError(f"{failed}; {installed.package} is not installed (no {installed.folder}/"
+                                f"{remote.name}): run `{installed.install_hint()}`, or put the files in "
+                                f"<dir>/{Path(dest).parent.name}/ and set data.local_dir: <dir>")
+        raise DownloadError(failed)
     except OSError as err:
         full = disk_full_error(err, dest)
         if full is not None:

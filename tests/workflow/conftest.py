@@ -81,7 +81,7 @@ def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def write_data_override(workdir: Path, server, prefix: str = "", name: str = "test_data.yaml") -> str:
-    (workdir / name).write_text(yaml.safe_dump(data_override(server.url, server.checksums, prefix)))
+    (workdir / name).write_text(yaml.safe_dump(data_override(server.url, server.checksums, prefix, server.root)))
     return name
 
 
