@@ -10,7 +10,7 @@ CORES ?= 2
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: demo test test-fast test-unit bench lint
+.PHONY: demo test test-fast test-unit bench lint real-data
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,18 @@ demo: $(STAMP)
 	@echo "Demo finished: results/report.html, tables in results/tables/"
 	@$(BIN)/python -m mimflow.core.summary results
 
-test: $(STAMP)
+# Real Fashion-MNIST, offline: Debian's package dataset-fashion-mnist (the official IDX files) for the
+# real-data tests and presets/pca-fmnist.yaml (docs/data.md). Installed with apt-get where this user may
+# (root, or sudo without a password); otherwise one line says how, and the real-data tests are skipped.
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+real-data:
+	@test -d $(FASHION_MNIST_DIR) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ]; then echo "make: $(FASHION_MNIST_DIR) is missing: run 'sudo apt-get install dataset-fashion-mnist' for the real-data tests"; \
+	  else $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null || \
+	    { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; }; fi; }
+
+test: $(STAMP) real-data
 	$(PYTEST) tests
 
 # The inner loop: unit tests and the quick checks, no real Snakemake job and no SLURM cluster.

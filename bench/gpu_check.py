@@ -7,6 +7,9 @@ training steps + validation at the dataset's train/validation ratio) on MNIST-sh
 importance-sampled test NLL (mimflow.images.evaluate's estimator, passes sized to the device, VampPrior
 encoded once) against the original's layout of 100 copies per pass. It reports images/s, peak GPU memory,
 and projects the GPU-hours of the 240-run grid at its epoch cap. Runs on the CPU too, at reduced sizes.
+First, one line on the PCA Fashion-MNIST training pass (lowdim_device: cuda): a pass of 59,904 images
+augmented and projected on the device against the same pass on the CPU (same generator: the projections
+must agree to float32 rounding), and both pass times.
 
 Usage: python bench/gpu_check.py [--train-images N] [--is-samples S] [--is-images M] [--precisions fp32,bf16]
 """
@@ -89,6 +92,34 @@ def time_is_nll(cfg: ImageRunConfig, data: ImageData, device: torch.device, n_sa
     return best / len(x)
 
 
+def pca_stream_check(device: torch.device, n: int = 59904) -> str:
+    """The PCA training pass on `device` against the CPU's, from the same generator (MNIST-sized random
+    images and a random 20-D basis: the path, not the data, is what is checked)."""
+    from mimflow.data.pca import PCASource
+
+    rng = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=rng)
+    data = {"train_images": images, "train_labels": torch.arange(n) % 10,
+            "train_mean": images.float().mean(0).reshape(-1) / 255, "train_basis": torch.randn(20, 784, generator=rng)}
+    cpu_source = PCASource(data, batch_size=128)
+    start = time.perf_counter()
+    cpu_x, cpu_y = cpu_source.train_pass(torch.Generator().manual_seed(1))
+    cpu_s = time.perf_counter() - start
+    device_source = cpu_source.on_device(device)
+    device_source.train_pass(torch.Generator().manual_seed(2))  # warm-up
+    synchronize(device)
+    start = time.perf_counter()
+    dev_x, dev_y = device_source.train_pass(torch.Generator().manual_seed(1))
+    synchronize(device)
+    dev_s = time.perf_counter() - start
+    diff = (dev_x.cpu() - cpu_x).abs().max().item()
+    scale = cpu_x.abs().max().item()
+    ok = torch.equal(dev_y, cpu_y) and diff <= 1e-5 * scale
+    return (f"PCA training pass ({n} images): {device} {dev_s:.3f} s, cpu {cpu_s:.3f} s; labels equal "
+            f"{torch.equal(dev_y, cpu_y)}, max |x_{device.type} - x_cpu| {diff:.3g} (of |x| up to {scale:.3g}): "
+            + ("OK" if ok else "MISMATCH"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
@@ -106,6 +137,8 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if gpu else platform.processor() or "cpu"
     print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}; "
           f"{n_train} training + {n_train // 5} validation images per epoch; IS-NLL S = {n_samples} on {n_is} images")
+    print()
+    print(pca_stream_check(device), flush=True)
     print()
     print("| model | prior | precision | train images/s (epoch incl. validation) | IS-NLL images/s, sized passes "
           "(copies) | IS-NLL images/s, the original's passes (100 copies, prior re-encoded) | peak GPU MiB | projected GPU-h, 30 runs |")

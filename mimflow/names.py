@@ -33,6 +33,16 @@ FAILED_RUNS_MODES = ("stop", "record")  # failed_runs (docs/faults.md)
 
 FIGURE_FAMILIES = ("stats", "runs", "animation")
 
+# The original's published stats figures: folder -> (our experiment, {series of the figure: our model}).
+PUBLISHED_FIGURES: dict[str, tuple[str, dict[str, str]]] = {
+    "toy4/stats": ("toy2d", {"MIM_blue": "mim", "VAE_red": "vae"}),
+    "toy4/stats-inv_H": ("toy2d_entropy", {"MIM_blue": "mim-minusH", "VAE_red": "vae-plusH"}),
+    "toy4_20/stats": ("bottleneck_toy4_20", {"MIM_blue": "mim", "VAE_red": "vae"}),
+    "pca-fashion-mnist20/stats": ("bottleneck_fmnist20", {"MIM_blue": "mim", "VAE_red": "vae"}),
+}
+# Experiments with published figures (experiments.<name>.scored_against names one of them).
+PUBLISHED_EXPERIMENTS = tuple(experiment for experiment, _ in PUBLISHED_FIGURES.values())
+
 
 def alternatives(names) -> str:
     """A regex alternation matching exactly one of `names` (for wildcard constraints)."""

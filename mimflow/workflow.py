@@ -36,6 +36,7 @@ PUBLISHED_POINTS = "reference/published/published_points.csv"  # the original's 
 SCORECARD_TABLE = "results/tables/fidelity_scorecard.csv"
 SCORECARD_SUMMARY = "results/tables/fidelity_scorecard_summary.csv"
 SCORECARD_HTML = "results/fidelity_scorecard.html"
+SCORECARD_VARIANTS = "results/tables/fidelity_scorecard_variants.csv"
 RAW_FILE = "resources/raw/{source}/{filename}"
 RAW_SOURCE_RECORD = RAW_FILE + ".source.json"  # where the verified copy came from, and its hashes
 DATASET_FILE = "resources/datasets/{dataset}.pt"

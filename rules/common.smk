@@ -2,8 +2,7 @@
 import sys
 from pathlib import Path
 
-from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, alternatives
-from mimflow.core.scorecard import PUBLISHED_EXPERIMENTS
+from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, PUBLISHED_EXPERIMENTS, alternatives
 from mimflow.workflow import (
     ANIMATION_GIF,
     DATASET_FILE,
@@ -19,6 +18,7 @@ from mimflow.workflow import (
     SCORECARD_HTML,
     SCORECARD_SUMMARY,
     SCORECARD_TABLE,
+    SCORECARD_VARIANTS,
     STATS_FIGURE,
     SUMMARY_TABLE,
     TABLE,
@@ -212,10 +212,14 @@ def all_targets():
 
 # The run experiments that have published figures, in run_experiments order.
 SCORECARD_EXPERIMENTS = [name for name in config["run_experiments"] if name in PUBLISHED_EXPERIMENTS]
+# Run variants of them (experiments.<name>.scored_against), scored against the same points beside them.
+SCORECARD_VARIANTS = {name: config["experiments"][name]["scored_against"] for name in config["run_experiments"]
+                      if config["experiments"][name].get("scored_against")}
 
 
 def scorecard_targets():
-    """The reproduction scorecard (rules/scorecard.smk), when an experiment with published figures runs."""
-    if SCORECARD_EXPERIMENTS:
-        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML]
+    """The reproduction scorecard (rules/scorecard.smk), when an experiment with published figures (or a
+    variant of one) runs."""
+    if SCORECARD_EXPERIMENTS or SCORECARD_VARIANTS:
+        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML, SCORECARD_VARIANTS]
     return []

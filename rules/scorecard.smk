@@ -10,9 +10,11 @@ rule fidelity_scorecard:
     input:
         published=PUBLISHED_POINTS,
         summaries=[SUMMARY_TABLE.format(experiment=name) for name in SCORECARD_EXPERIMENTS],
+        variant_summaries=[SUMMARY_TABLE.format(experiment=name) for name in SCORECARD_VARIANTS],
     output:
         table=SCORECARD_TABLE,
         summary=SCORECARD_SUMMARY,
+        variants=SCORECARD_VARIANTS,
         html=report(
             SCORECARD_HTML,
             caption="../report/fidelity_scorecard.rst",
@@ -21,6 +23,7 @@ rule fidelity_scorecard:
         ),
     params:
         experiments=SCORECARD_EXPERIMENTS,
+        variants=SCORECARD_VARIANTS,
     log:
         job_log("fidelity_scorecard", "fidelity_scorecard"),
     conda:

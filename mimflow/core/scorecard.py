@@ -14,6 +14,9 @@ blown-up run with a huge std never agrees with anything; 0.03 R covers the readi
 the range) and bars hidden inside their marker. A point whose published bar is wide (h > 0.15 R: a
 bimodal point, some seeds collapsed) is "undecided" rather than "disagree" while we have fewer than 10
 seeds, since a few seeds can land all in one mode. A point with no runs of ours is "missing".
+
+A variant of a published experiment (experiments.<name>.scored_against, e.g. bottleneck_fmnist20_trainfit) is
+scored against the same points by `variant_scorecard`, beside the experiment itself and apart from its count.
 """
 from __future__ import annotations
 
@@ -25,14 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Published figure folder -> (our experiment, {series of the figure: our model}).
-PUBLISHED_FIGURES: dict[str, tuple[str, dict[str, str]]] = {
-    "toy4/stats": ("toy2d", {"MIM_blue": "mim", "VAE_red": "vae"}),
-    "toy4/stats-inv_H": ("toy2d_entropy", {"MIM_blue": "mim-minusH", "VAE_red": "vae-plusH"}),
-    "toy4_20/stats": ("bottleneck_toy4_20", {"MIM_blue": "mim", "VAE_red": "vae"}),
-    "pca-fashion-mnist20/stats": ("bottleneck_fmnist20", {"MIM_blue": "mim", "VAE_red": "vae"}),
-}
-PUBLISHED_EXPERIMENTS = tuple(experiment for experiment, _ in PUBLISHED_FIGURES.values())
+from ..names import PUBLISHED_EXPERIMENTS, PUBLISHED_FIGURES
+
 X_NAMES = ("mid_dim", "z_dim")
 # The dim each published figure holds fixed: the toy4 figures sweep mid_dim at z_dim 2, the
 # bottleneck figures sweep z_dim with 50 hidden units.
@@ -149,6 +146,34 @@ def fidelity_scorecard(published: pd.DataFrame, summaries: dict[str, pd.DataFram
     return pd.DataFrame(rows, columns=CARD_COLUMNS).astype({"seeds": int})
 
 
+VARIANT_COLUMNS = ["variant", "scored_against", "figure", "metric", "model", "x_name", "x", "published_mean",
+                   "half_bar", "our_mean", "our_std", "seeds", "verdict", "variant_mean", "variant_std",
+                   "variant_seeds", "variant_verdict"]
+
+
+def variant_scorecard(card: pd.DataFrame, published: pd.DataFrame, summaries: dict[str, pd.DataFrame],
+                      variants: dict[str, str]) -> pd.DataFrame:
+    """Each variant (experiment -> the published experiment it varies) scored against that experiment's
+    points by the same criterion, one row per point: the published value, the experiment's own mean and
+    verdict (from `card`), and the variant's (VARIANT_COLUMNS)."""
+    frames = []
+    for variant, base in variants.items():
+        points = published[published["experiment"] == base]
+        scored = fidelity_scorecard(points.assign(experiment=variant), {variant: summaries[variant]})
+        own = card[card["experiment"] == base].set_index(["figure", "model", "x"])
+        keyed = scored.set_index(["figure", "model", "x"])
+        frame = keyed[["metric", "x_name", "published_mean", "half_bar"]].assign(
+            variant=variant, scored_against=base,
+            our_mean=own["our_mean"].reindex(keyed.index), our_std=own["our_std"].reindex(keyed.index),
+            seeds=own["seeds"].reindex(keyed.index), verdict=own["verdict"].reindex(keyed.index),
+            variant_mean=keyed["our_mean"], variant_std=keyed["our_std"], variant_seeds=keyed["seeds"],
+            variant_verdict=keyed["verdict"])
+        frames.append(frame.reset_index())
+    if not frames:
+        return pd.DataFrame(columns=VARIANT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[VARIANT_COLUMNS]
+
+
 def scorecard_summary(card: pd.DataFrame) -> pd.DataFrame:
     """Per figure: points, the count of each verdict, and agree_fraction = agree / points."""
     keys = ["figure", "experiment", "metric"]
@@ -198,8 +223,14 @@ def _table(frame: pd.DataFrame, columns: list[tuple[str, str]], row_class: str |
     return out
 
 
-def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """A standalone HTML page: the per-figure summary, then every point, disagreements highlighted."""
+VARIANT_SHOWN = [("model", "model"), ("x", "x"), ("published_mean", "published"), ("half_bar", "h"),
+                 ("our_mean", "ours"), ("verdict", "verdict"), ("variant_mean", "variant"),
+                 ("variant_verdict", "variant verdict")]
+
+
+def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame, variants: pd.DataFrame | None = None) -> str:
+    """A standalone HTML page: the per-figure summary, then every point, disagreements highlighted; then
+    each variant beside its published experiment, point by point."""
     totals = {v: int((card["verdict"] == v).sum()) for v in VERDICTS}
     lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>mimflow: reproduction vs the published figures</title>", f"<style>{STYLE}</style></head><body>",
@@ -223,6 +254,14 @@ def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame) -> str:
         lines.append(f"<h2>{html.escape(figure)} → <code>{html.escape(first['experiment'])}</code> "
                      f"{html.escape(first['metric'])} <small>(R = {_fmt(first['y_range'])})</small></h2>")
         lines += _table(points, CARD_SHOWN, row_class="verdict")
+    if variants is not None and len(variants):
+        lines.append("<h1>Variants scored against the same published points</h1>")
+        for (variant, base, figure), points in variants.groupby(["variant", "scored_against", "figure"], sort=False):
+            agree = int((points["variant_verdict"] == "agree").sum())
+            lines.append(f"<h2><code>{html.escape(variant)}</code> beside <code>{html.escape(base)}</code>: "
+                         f"{html.escape(figure)} <small>(variant agrees at {agree} of {len(points)}; "
+                         f"{base}: {int((points['verdict'] == 'agree').sum())})</small></h2>")
+            lines += _table(points, VARIANT_SHOWN)
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"
 

@@ -57,11 +57,12 @@ def inverse_affine_matrices(angle: torch.Tensor, tx: torch.Tensor, ty: torch.Ten
 def affine_grid_pixels(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Sampling grid for grid_sample(align_corners=False) from pixel-space inverse matrices."""
     half = 0.5
-    xs = torch.linspace(-width * 0.5 + half, width * 0.5 + half - 1, width, dtype=theta.dtype)
-    ys = torch.linspace(-height * 0.5 + half, height * 0.5 + half - 1, height, dtype=theta.dtype)
+    on = dict(dtype=theta.dtype, device=theta.device)
+    xs = torch.linspace(-width * 0.5 + half, width * 0.5 + half - 1, width, **on)
+    ys = torch.linspace(-height * 0.5 + half, height * 0.5 + half - 1, height, **on)
     base = torch.stack([xs.expand(height, width), ys[:, None].expand(height, width),
-                        torch.ones(height, width, dtype=theta.dtype)], -1).reshape(1, height * width, 3)
-    rescaled = theta.transpose(1, 2) / torch.tensor([0.5 * width, 0.5 * height], dtype=theta.dtype)
+                        torch.ones(height, width, **on)], -1).reshape(1, height * width, 3)
+    rescaled = theta.transpose(1, 2) / torch.tensor([0.5 * width, 0.5 * height], **on)
     return (base @ rescaled).reshape(-1, height, width, 2)
 
 
@@ -126,8 +127,8 @@ def _source_indices_fixed(data: torch.Tensor, height: int, width: int) -> tuple[
     a0, a1, a3, a4 = _fix16(a), _fix16(b), _fix16(d), _fix16(e)
     a2 = _fix16(c + a * 0.5 + b * 0.5) + 65536
     a5 = _fix16(f + d * 0.5 + e * 0.5) + 65536
-    xs = torch.arange(width, dtype=torch.int64)
-    ys = torch.arange(height, dtype=torch.int64)
+    xs = torch.arange(width, dtype=torch.int64, device=data.device)
+    ys = torch.arange(height, dtype=torch.int64, device=data.device)
     col_start, row_start = a2[:, None] + ys * a1[:, None], a5[:, None] + ys * a4[:, None]  # (B, H)
     col_step, row_step = xs * a0[:, None], xs * a3[:, None]  # (B, W)
     col = col_start.to(torch.int32)[:, :, None] + col_step.to(torch.int32)[:, None, :]
@@ -137,7 +138,7 @@ def _source_indices_fixed(data: torch.Tensor, height: int, width: int) -> tuple[
 
 def _running_sum(start: torch.Tensor, step: torch.Tensor, n: int) -> torch.Tensor:
     """(B, n) float64 positions start, start + step, ... accumulated one addition at a time (as Pillow)."""
-    out = torch.empty(len(start), n, dtype=torch.float64)
+    out = torch.empty(len(start), n, dtype=torch.float64, device=start.device)
     value = start.clone()
     for i in range(n):
         out[:, i] = value
@@ -206,28 +207,30 @@ def random_affine(images: torch.Tensor, aug: AffineAugment, generator: torch.Gen
     shear = uniform(-aug.shear, aug.shear)
     out = images.clone()
     if chosen.any():
+        # the parameters are drawn and the matrices computed on the CPU (the generator's stream, libm); the
+        # warp runs where the images are, exactly (integer source positions, or the same grid)
+        picked = chosen.to(images.device)
         if aug.geometry == "torchvision-0.2.1":
             data = inverse_affine_matrices_v021(angle[chosen], tx[chosen], ty[chosen], scale[chosen], shear[chosen], h, w)
-            out[chosen] = apply_affine_pil(images[chosen], data)
+            out[picked] = apply_affine_pil(images[picked], data.to(images.device))
         else:
             theta = inverse_affine_matrices(angle[chosen], tx[chosen], ty[chosen], scale[chosen], shear[chosen],
                                             torch.zeros(int(chosen.sum()), dtype=torch.float64))
-            out[chosen] = apply_affine(images[chosen], theta)
+            out[picked] = apply_affine(images[picked], theta.to(images.device))
     return out
 
 
 def dequantize(images_uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(255 x + U[0, 1)) / 256 clamped to [1e-3, 1 - 1e-3], x = pixel / 255, as the original's train transform."""
-    return dequantize_into(torch.empty(images_uint8.shape), images_uint8, generator)
+    return dequantize_noise_(torch.rand(images_uint8.shape, generator=generator), images_uint8)
 
 
-def dequantize_into(values: torch.Tensor, images_uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """dequantize(images_uint8) written into `values` (float32, the images' shape), which it returns."""
-    values.uniform_(0.0, 1.0, generator=generator)  # torch.rand's draws, in the same order
-    values += images_uint8  # in place: the same IEEE sums as pixel + noise, without three 4-byte copies
-    values /= 256.0
-    return values.clamp_(1e-3, 1 - 1e-3)
+def dequantize_noise_(noise: torch.Tensor, images_uint8: torch.Tensor) -> torch.Tensor:
+    """Turn uniform noise into dequantised pixels in place: (pixel + noise) / 256, clamped."""
+    noise += images_uint8  # in place: the same IEEE sums as pixel + noise, without three 4-byte copies
+    noise /= 256.0
+    return noise.clamp_(1e-3, 1 - 1e-3)
 
 
-__all__ = ["AffineAugment", "apply_affine", "apply_affine_pil", "dequantize", "dequantize_into", "inverse_affine_matrices",
+__all__ = ["AffineAugment", "apply_affine", "apply_affine_pil", "dequantize", "dequantize_noise_", "inverse_affine_matrices",
            "inverse_affine_matrices_v021", "random_affine"]

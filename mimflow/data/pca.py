@@ -23,14 +23,14 @@ so the exact ones are the reproducible limit of what it computed; the sign rule 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from ..core.settings import check_choice
 from ..names import AFFINE_GEOMETRIES, PCA_SIGNS
-from .augment import AffineAugment, dequantize_into, random_affine
+from .augment import AffineAugment, dequantize_noise_, random_affine
 
 PCA_NAME = re.compile(r"^pca-fashion-mnist(?P<k>[0-9]+)$")
 PCA_FITS = ("per_split", "train")
@@ -103,19 +103,22 @@ def project_dequantized(images_uint8: torch.Tensor, generator: torch.Generator, 
                         basis: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """PCA coordinates of dequantised images: (dequantize(images) - mean) @ basis.T, chunk by chunk.
 
-    The same numbers as the whole-pass expression (the uniforms are drawn in the same order, each row's
-    sums are the same; tests/unit/test_pca_fidelity.py checks it), but each chunk's noise, pixels and
-    centred values stay in cache instead of passing through memory six times as 188 MB arrays.
+    The same numbers as the whole-pass expression on one thread, as training jobs run (the uniforms are
+    drawn in the same order; each row's sums are the same for row blocks of 16 or more, and a pass of 59,904
+    rows is 58 blocks of 1,024 and one of 512; tests/unit/test_pca_fidelity.py checks it), but each chunk's noise, pixels and
+    centred values stay in cache instead of passing through memory six times as 188 MB arrays. Images on
+    a GPU (mean and basis there too): the noise is drawn from the CPU generator, as on the CPU, and the
+    rest runs on the GPU (the same elementwise results; the projection rounds as the GPU's matmul does).
     """
-    n = len(images_uint8)
+    n, device = len(images_uint8), images_uint8.device
     flat = images_uint8.reshape(n, -1)
-    out = torch.empty(n, basis.shape[0], dtype=torch.float32)
-    values = torch.empty(min(chunk, n), flat.shape[1], dtype=torch.float32)
+    out = torch.empty(n, basis.shape[0], dtype=torch.float32, device=device)
+    noise = torch.empty(min(chunk, n), flat.shape[1], dtype=torch.float32)
     basis_t = basis.T
     for start in range(0, n, chunk):
         rows = flat[start:start + chunk]
-        part = values[: len(rows)]
-        dequantize_into(part, rows, generator)
+        part = noise[: len(rows)].uniform_(0.0, 1.0, generator=generator).to(device)  # the same tensor on a CPU
+        dequantize_noise_(part, rows)
         part -= mean
         torch.matmul(part, basis_t, out=out[start:start + len(rows)])
     return out
@@ -136,10 +139,16 @@ class PCASource:
     def _pass_size(self, n: int) -> int:
         return (n // self.batch_size) * self.batch_size
 
+    def on_device(self, device: torch.device | str) -> "PCASource":
+        """This stream with its training pass augmented and projected on `device` (a GPU), from the same
+        random draws of the run's CPU generator; the test pass stays as it is."""
+        moved = {key: self.data[key].to(device) for key in ("train_images", "train_mean", "train_basis")}
+        return replace(self, data={**self.data, **moved})
+
     def train_pass(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = self.data["train_images"], self.data["train_labels"]
         order = torch.randperm(len(images), generator=generator)[: self._pass_size(len(images))]
-        batch = random_affine(images[order], self.augment, generator)
+        batch = random_affine(images[order.to(images.device)], self.augment, generator)
         return project_dequantized(batch, generator, self.data["train_mean"], self.data["train_basis"]), labels[order]
 
     def test_pass(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -229,6 +229,8 @@ def train_lowdim_runs(
     cfg0 = cfgs[0]
     source = source if source is not None else lowdim_source(cfg0)
     device = torch.device(device)
+    if device.type != "cpu" and hasattr(source, "on_device"):
+        source = source.on_device(device)  # e.g. PCA augmentation on the GPU, from the same CPU random draws
     resume_paths = list(resume_paths) if resume_paths is not None else [None] * len(cfgs)
     stop_rule = StopRule(candidate_from=cfg0.warmup_steps, count_from=cfg0.warmup_steps, patience=cfg0.warmup_steps)
     model_config = None

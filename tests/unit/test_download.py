@@ -1,11 +1,13 @@
 """Checksummed downloads against a real HTTP server on 127.0.0.1 serving files in the real formats."""
 from __future__ import annotations
 
+import gzip
 import hashlib
+from pathlib import Path
 
 import pytest
 
-from mimflow.data.download import ChecksumError, DownloadError, RemoteFile, download
+from mimflow.data.download import ChecksumError, DownloadError, InstalledCopy, RemoteFile, download
 
 NAME = "train-labels-idx1-ubyte.gz"
 
@@ -99,3 +101,72 @@ def test_stale_partial_files_are_removed(server, tmp_path):
     stale.write_bytes(b"half a file")
     download(remote(server), tmp_path / NAME, retries=1, backoff_s=0)
     assert leftovers(tmp_path) == [NAME]
+
+
+# ---- verified by content: a re-compressed copy (Debian's dataset-fashion-mnist) and the installed-package folder
+
+
+def served_bytes(server) -> bytes:
+    return (server.root / "mnist" / NAME).read_bytes()
+
+
+def by_content(server, urls=None, installed=None) -> RemoteFile:
+    """The file checked only by the sha256 of its decompressed bytes, as config.yaml pins Fashion-MNIST."""
+    content = hashlib.sha256(gzip.decompress(served_bytes(server))).hexdigest()
+    return RemoteFile(NAME, tuple(urls if urls is not None else [f"{server.url}/mnist/{NAME}"]),
+                      {"content_sha256": content}, installed)
+
+
+def recompressed(folder, data: bytes) -> InstalledCopy:
+    """A package folder holding `data` gzip-compressed afresh (no file name, another time stamp: other bytes)."""
+    folder.mkdir(parents=True)
+    (folder / NAME).write_bytes(gzip.compress(data, mtime=1591347949))
+    return InstalledCopy(str(folder), "dataset-test-package")
+
+
+def test_content_checksum_passes_a_recompressed_copy_and_nothing_else(server, tmp_path):
+    content = gzip.decompress(served_bytes(server))
+    package = recompressed(tmp_path / "pkg", content)
+    assert (Path(package.folder) / NAME).read_bytes() != served_bytes(server)  # other .gz bytes, same content
+    record = download(by_content(server, urls=[], installed=package), tmp_path / "out" / NAME)
+    assert record["content_sha256"] == hashlib.sha256(content).hexdigest()
+    assert record["origin"]["source"] == "package dataset-test-package"
+    assert record["origin"]["path"] == str(Path(package.folder) / NAME)
+    download(by_content(server), tmp_path / "official" / NAME, retries=1, backoff_s=0)  # the served .gz passes too
+    altered = content[:-1] + bytes([content[-1] ^ 1])
+    other = recompressed(tmp_path / "pkg2", altered)
+    with pytest.raises(ChecksumError, match="expected content sha256 .decompressed.") as err:
+        download(by_content(server, urls=[], installed=other), tmp_path / "bad" / NAME)
+    assert "\n" not in str(err.value) and hashlib.sha256(altered).hexdigest() in str(err.value)
+    assert not (tmp_path / "bad" / NAME).exists()
+    (tmp_path / "pkg3").mkdir()
+    (tmp_path / "pkg3" / NAME).write_bytes(b"\x1f\x8bnot really gzip")
+    with pytest.raises(ChecksumError, match="not a readable gzip file"):
+        download(by_content(server, urls=[], installed=InstalledCopy(str(tmp_path / "pkg3"), "p")), tmp_path / "x" / NAME)
+
+
+def test_installed_copy_comes_before_the_mirrors_and_local_dir_before_both(server, tmp_path):
+    package = recompressed(tmp_path / "pkg", gzip.decompress(served_bytes(server)))
+    unreachable = ["http://127.0.0.1:9/nothing/" + NAME]
+    record = download(by_content(server, urls=unreachable, installed=package), tmp_path / "a" / NAME, retries=1)
+    assert record["origin"]["source"] == "package dataset-test-package"
+    record = download(by_content(server, installed=package), tmp_path / "b" / NAME, local_dir=server.root / "mnist")
+    assert record["origin"] == {"source": "data.local_dir", "path": str(server.root / "mnist" / NAME)}
+    assert (tmp_path / "b" / NAME).read_bytes() == served_bytes(server)
+    missing = InstalledCopy(str(tmp_path / "not-installed"), "dataset-test-package")
+    record = download(by_content(server, installed=missing), tmp_path / "c" / NAME, retries=1)  # falls back
+    assert record["origin"] == {"source": "mirror", "url": f"{server.url}/mnist/{NAME}"}
+
+
+def test_neither_package_nor_mirror_is_one_line_naming_both_ways_in(server, tmp_path):
+    missing = InstalledCopy(str(tmp_path / "not-installed"), "dataset-fashion-mnist")
+    dest = tmp_path / "fashion_mnist" / NAME
+    with pytest.raises(DownloadError) as err:
+        download(by_content(server, urls=["http://127.0.0.1:9/offline/" + NAME], installed=missing), dest,
+                 retries=1, backoff_s=0, timeout=5)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"could not download {NAME}" in message
+    assert "apt-get install dataset-fashion-mnist" in message and "data.local_dir" in message
+    assert "<dir>/fashion_mnist/" in message
+    assert leftovers(dest.parent) == []

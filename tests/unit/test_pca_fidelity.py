@@ -221,3 +221,53 @@ def test_run_settings_carry_the_switches_for_pca_runs_only():
     other = lowdim_run_settings(changed, "bottleneck_fmnist20", "pca-fashion-mnist20", "mim", 2, 50, 1)
     assert (other["pca_sign"], other["affine_geometry"]) == ("sklearn-1.9", "tensor-affine")
     LowdimRunConfig.from_dict(other)
+
+
+# ---------------------------------------------------------------------------------------------
+# the training pass: chunked, and on a device, with the numbers of the whole-pass expression
+
+
+def fake_pca_data(n: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    images = torch.from_numpy(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+    basis = torch.from_numpy(rng.standard_normal((5, 784)).astype(np.float32))
+    return {"train_images": images, "train_labels": torch.arange(n) % 10, "train_mean": images.float().mean((0,)).reshape(-1) / 255,
+            "train_basis": basis, "test_x": torch.zeros(10, 5), "test_labels": torch.zeros(10, dtype=torch.int64)}
+
+
+@pytest.fixture
+def one_thread():
+    """Training jobs run on one thread (rules/lowdim.smk); BLAS may split a product by rows otherwise."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("n, chunk", [(300, 1024), (1000, 128), (2000, 512)])
+def test_chunked_projection_equals_the_whole_pass_expression(n, chunk, one_thread):
+    """Row blocks of 16 or more keep each row's sums on one thread (measured: 1-15 rows round otherwise);
+    a pass is 58 blocks of 1,024 rows and one of 512."""
+    from mimflow.data.augment import dequantize
+    from mimflow.data.pca import project_dequantized
+
+    data = fake_pca_data(n)
+    ours, theirs = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    chunked = project_dequantized(data["train_images"], ours, data["train_mean"], data["train_basis"], chunk=chunk)
+    pixels = dequantize(data["train_images"], theirs).reshape(n, -1)
+    assert torch.equal(chunked, (pixels - data["train_mean"]) @ data["train_basis"].T)
+    assert torch.equal(ours.get_state(), theirs.get_state())  # the same draws, no more
+
+
+@pytest.mark.parametrize("geometry", ["torchvision-0.2.1", "tensor-affine"])
+def test_a_pass_on_a_device_is_the_pass_on_the_cpu(geometry):
+    """on_device moves the images, not the draws: the same generator gives the same pass (on a GPU, up to
+    the projection's rounding; bench/gpu_check.sh --pca compares there)."""
+    from mimflow.data.pca import PCASource
+
+    source = PCASource(fake_pca_data(640), batch_size=128, augment=AffineAugment(geometry=geometry))
+    moved = source.on_device("cpu")
+    for seed in (1, 2):
+        x, y = source.train_pass(torch.Generator().manual_seed(seed))
+        x_moved, y_moved = moved.train_pass(torch.Generator().manual_seed(seed))
+        assert torch.equal(x, x_moved) and torch.equal(y, y_moved)

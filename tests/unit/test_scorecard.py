@@ -17,6 +17,7 @@ from mimflow.core.scorecard import (
     published_points,
     scorecard_html,
     scorecard_summary,
+    variant_scorecard,
 )
 
 # The figure readings sit in ../shared beside the checkout (as in CI), where a machine has them.
@@ -158,7 +159,8 @@ def checked_in(repo_root) -> pd.DataFrame:
 
 def test_the_checked_in_published_points(checked_in):
     assert list(checked_in.columns) == POINT_COLUMNS
-    assert len(checked_in) == 250  # every point of the 16 figures that has an x value
+    assert len(checked_in) == 275  # every point of the 16 figures that has an x value
+    assert (checked_in["experiment"] == "bottleneck_fmnist20").sum() == 76
     assert checked_in["figure"].nunique() == 16 and set(checked_in["experiment"]) == set(PUBLISHED_EXPERIMENTS)
     assert not checked_in.duplicated(["figure", "model", "x"]).any()
     key = checked_in.set_index(["experiment", "metric", "model", "x"])
@@ -207,3 +209,21 @@ def test_the_demo_ends_with_the_reproduction_line(tmp_path):
     text = out.getvalue()
     assert "fidelity_scorecard_summary" not in text and "Empty DataFrame" not in text
     assert "reproduction: 7 of 10 published points agree" in text.splitlines()[-1]
+
+
+def test_a_variant_is_scored_against_the_same_points_beside_its_experiment():
+    """bottleneck_fmnist20_trainfit (scored_against: bottleneck_fmnist20) at the base's published points: its own
+    mean and verdict beside the base's, and the base's card (and count) unchanged."""
+    points = published(("mim", 5, 5.0, 0.5), ("vae", 5, 3.0, 0.5))
+    base = ours(("mim", 5, 5.2, 0.1, 3), ("vae", 5, 3.1, 0.1, 3))
+    variant = ours(("mim", 5, 7.0, 0.1, 3), ("vae", 5, 3.3, 0.1, 3)).assign(experiment="toy2d_variant")
+    card = fidelity_scorecard(points, {"toy2d": base})
+    table = variant_scorecard(card, points, {"toy2d_variant": variant}, {"toy2d_variant": "toy2d"})
+    assert list(table["model"]) == ["mim", "vae"] and set(table["scored_against"]) == {"toy2d"}
+    assert list(table["verdict"]) == ["agree", "agree"]  # the base's own verdicts, from the card
+    assert list(table["our_mean"]) == [5.2, 3.1] and list(table["variant_mean"]) == [7.0, 3.3]
+    assert list(table["variant_verdict"]) == ["disagree", "agree"]  # 2.0 off a bar of 0.5; 0.3 within it
+    assert list(card["verdict"]) == ["agree", "agree"] and len(card) == 2  # the headline counts only the base
+    page = scorecard_html(card, scorecard_summary(card), table)
+    assert "Variants scored against the same published points" in page and "toy2d_variant" in page
+    assert variant_scorecard(card, points, {}, {}).empty
