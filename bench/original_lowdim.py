@@ -172,7 +172,7 @@ class TimedTee:
     """stdout to the console and to a log whose lines carry the seconds since start (kept in .lines)."""
 
     def __init__(self, path, t0):
-        self.console, self.log, self.t0, self.buf, self.lines = sys.stdout, open(path, "w"), t0, "", []
+        self.console, self.log, self.t0, self.buf, self.lines = sys.stdout, open(path, "w", buffering=1), t0, "", []
 
     def write(self, s):
         self.console.write(s)
