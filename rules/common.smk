@@ -18,7 +18,7 @@ from mimflow.workflow import (
     SCORECARD_HTML,
     SCORECARD_SUMMARY,
     SCORECARD_TABLE,
-    SCORECARD_VARIANTS,
+    SCORECARD_VARIANT_TABLE,
     STATS_FIGURE,
     SUMMARY_TABLE,
     TABLE,
@@ -221,5 +221,5 @@ def scorecard_targets():
     """The reproduction scorecard (rules/scorecard.smk), when an experiment with published figures (or a
     variant of one) runs."""
     if SCORECARD_EXPERIMENTS or SCORECARD_VARIANTS:
-        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML, SCORECARD_VARIANTS]
+        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML, SCORECARD_VARIANT_TABLE]
     return []

@@ -14,7 +14,7 @@ rule fidelity_scorecard:
     output:
         table=SCORECARD_TABLE,
         summary=SCORECARD_SUMMARY,
-        variants=SCORECARD_VARIANTS,
+        variants=SCORECARD_VARIANT_TABLE,
         html=report(
             SCORECARD_HTML,
             caption="../report/fidelity_scorecard.rst",
