@@ -24,18 +24,17 @@ Example:
 import argparse
 import csv
 import functools
-import io
 import json
 import os
 import re
 import runpy
 import shutil
-import subprocess
 import sys
-import tarfile
 import time
 import types
 from pathlib import Path
+
+from original_checkout import TimedTee, extract
 
 ORIGINAL_FILES = ["src/vae-as-mim-image.py", "src/cond_pixelcnn"]
 MODELS = ["convhvae_2level", "convhvae_2level-smim", "convhvae_2level-amim", "convhvae_2level-mim",
@@ -71,44 +70,6 @@ def parse_args(argv=None):
                           ("--S", 5000), ("--MB", 100), ("--number-components", 500), ("--threads", 1)]:
         p.add_argument(flag, type=int, default=default, help=f"(default {default})")
     return p.parse_args(argv)
-
-
-def extract(git_dir, commit, dest):
-    """Resolve commit to 40 hex in git_dir; with dest, unpack the original's image code there."""
-    git = ["git", "--git-dir", str(git_dir)]
-    if not (Path(git_dir) / "HEAD").is_file():
-        fail(f"no git directory at {git_dir}")
-    rev = subprocess.run(git + ["rev-parse", "--verify", "--quiet", commit + "^{commit}"],
-                         capture_output=True, text=True)
-    if rev.returncode != 0:
-        fail(f"commit {commit!r} not found in {git_dir}")
-    sha = rev.stdout.strip()
-    if dest is not None:
-        tar = subprocess.run(git + ["archive", "--format=tar", sha] + ORIGINAL_FILES, capture_output=True)
-        if tar.returncode != 0:
-            fail(f"git archive {sha} failed: {tar.stderr.decode().strip()}")
-        with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as t:
-            t.extractall(dest, filter="data")
-    return sha
-
-
-class TimedTee:
-    """stdout to the console and to a log whose lines carry the seconds since start (kept in .lines)."""
-
-    def __init__(self, path, t0):
-        self.console, self.log, self.t0, self.buf, self.lines = sys.stdout, open(path, "w"), t0, "", []
-
-    def write(self, s):
-        self.console.write(s)
-        *done, self.buf = (self.buf + s).split("\n")
-        for line in done:
-            self.lines.append((time.time() - self.t0, line))
-            self.log.write(f"{self.lines[-1][0]:9.2f} | {line}\n")
-        return len(s)
-
-    def flush(self):
-        self.console.flush()
-        self.log.flush()
 
 
 def mimflow_loader(data_path):
@@ -205,14 +166,14 @@ def phase_times(lines):
 def main(argv=None):
     a = parse_args(argv)
     os.environ.update({v: str(a.threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
-    sha = extract(a.mim_git, a.commit, None)  # one-line errors before anything is written
+    sha = extract(a.mim_git, a.commit, None, ORIGINAL_FILES, fail)  # one-line errors before anything is written
     data_path = Path(a.data).resolve()
     if not data_path.is_file():
         fail(f"no data file at {a.data}")
     out = Path(a.out).resolve()
     shutil.rmtree(out / "original", ignore_errors=True)  # this script's own extraction from an earlier run
     out.mkdir(parents=True, exist_ok=True)
-    extract(a.mim_git, sha, out / "original")
+    extract(a.mim_git, sha, out / "original", ORIGINAL_FILES, fail)
     script = out / "original" / "src" / "vae-as-mim-image.py"
 
     import torch
