@@ -120,7 +120,12 @@ def test_every_dataset_was_downloaded_and_built(smoke_run):
     import torch
 
     for source, names in (("mnist", 4), ("fashion_mnist", 4), ("omniglot", 1)):
-        assert len(list((smoke_run / "resources" / "raw" / source).iterdir())) == names
+        folder = smoke_run / "resources" / "raw" / source
+        raw = [p for p in folder.iterdir() if not p.name.endswith(".source.json")]
+        assert len(raw) == names
+        for path in raw:  # each verified copy says where it came from: the test server, not a package
+            record = json.loads((folder / f"{path.name}.source.json").read_text())
+            assert record["origin"]["source"] == "mirror" and record["file"] == path.name, record
     for name, n_val in (("dynamic_mnist", 20), ("dynamic_fashion_mnist", 20), ("omniglot", 10)):
         data = torch.load(smoke_run / "resources" / "datasets" / f"{name}.pt", weights_only=False)
         assert len(data["x_val"]) == n_val and len(data["y_val"]) == n_val
