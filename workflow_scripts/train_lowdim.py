@@ -47,7 +47,8 @@ def log_epoch(cfg, record):
 
 source = lowdim_source(cfgs[0], sm.input.get("data"))
 # where the built dataset's raw files came from (package, local_dir or mirror), for provenance.json
-data_sources = getattr(source, "data", {}).get("raw_sources") if isinstance(getattr(source, "data", None), dict) else None
+source_data = getattr(source, "data", None)  # PCA and vector sources keep their file's dict
+data_sources = source_data.get("raw_sources") if isinstance(source_data, dict) else None
 outcomes = train_lowdim_runs(cfgs, source, resumes, on_epoch=log_epoch,
                              record_states=sm.params.record_epochs, device=job.device,
                              resume_key={"code": code_fingerprint()})
