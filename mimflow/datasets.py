@@ -1,6 +1,7 @@
-"""The built-in low-dimensional dataset families, registered in mimflow.registry.DATASETS at import:
-the paper's ring and letter Gaussian mixtures (sampled afresh every pass), PCA Fashion-MNIST (built from
-the download), and files of one's own vectors (config key vector_datasets; mimflow.data.vectors)."""
+"""The built-in low-dimensional dataset families, registered in mimflow.registry.DATASETS at import, each
+with its data stream beside its registration: the paper's ring and letter Gaussian mixtures (sampled afresh
+every pass), PCA Fashion-MNIST (built from the download), and files of one's own vectors (config key
+vector_datasets; mimflow.data.vectors)."""
 from __future__ import annotations
 
 import re
@@ -8,22 +9,38 @@ from typing import Any, Mapping
 
 from .registry import DATASETS, DatasetFamily, dataset_family, register_dataset
 
-__all__ = ["DATASETS", "DatasetFamily", "dataset_family", "PCA_FILE", "register_vector_datasets"]
+__all__ = ["DATASETS", "DatasetFamily", "dataset_family", "PCA_FILE", "pca_source", "register_vector_datasets",
+           "samples_per_pass"]
 
 PCA_FILE = "resources/datasets/{dataset}-{fit}.pt"  # the built PCA dataset of one fidelity.pca_fit value
 
 
+def samples_per_pass(dataset_size: int, batch_size: int) -> int:
+    """Points a drop_last DataLoader yields per pass (10,000 at batch 128 -> 9,984)."""
+    return (dataset_size // batch_size) * batch_size
+
+
 def _toy_source(cfg, data_path=None):
     from .data.toy import ToySource, toy_mixture
-    from .lowdim.data import samples_per_pass
 
     return ToySource(toy_mixture(cfg.dataset), samples_per_pass(cfg.dataset_size, cfg.batch_size))
 
 
-def _pca_source(cfg, data_path=None):
-    from .lowdim.data import pca_source
+def pca_source(cfg, data_path=None):
+    """A PCA dataset loaded from its built tensor file, checked against the run's fidelity switches."""
+    from .core.io import load_torch
+    from .data.augment import AffineAugment
+    from .data.pca import PCASource
 
-    return pca_source(cfg, data_path)
+    if data_path is None:
+        raise ValueError(f"dataset {cfg.dataset} needs its built tensor file (resources/datasets/...)")
+    data = load_torch(data_path)
+    for key, built, wanted in (("pca_fit", data.get("fit"), cfg.pca_fit),
+                               ("pca_sign", data.get("pca_sign"), cfg.pca_sign),
+                               ("affine_geometry", data.get("affine_geometry"), cfg.affine_geometry)):
+        if built != wanted:
+            raise ValueError(f"{data_path} was built with {key} {built!r}, the run asks for {wanted!r}")
+    return PCASource(data, cfg.batch_size, AffineAugment(geometry=cfg.affine_geometry))
 
 
 def _pca_settings(settings: dict[str, Any], fidelity: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,7 +67,7 @@ register_dataset("toy_ring", r"toy\d+(_\d+)?", _toy_source, density=True, publis
                  description="toy<k> or toy<k>_<dim>: k ring modes plus one at the origin (toy4, toy4_20)")
 register_dataset("toy_text", r"toy(MIM|VAE|AE)", _toy_source, density=True, published=True,
                  description="toyMIM, toyVAE, toyAE: one mode per lit pixel of the letters")
-register_dataset("pca_fashion_mnist", r"pca-fashion-mnist\d+", _pca_source, published=True,
+register_dataset("pca_fashion_mnist", r"pca-fashion-mnist\d+", pca_source, published=True,
                  file=lambda name, settings: PCA_FILE.format(dataset=name, fit=settings.get("pca_fit", "per_split")),
                  settings=_pca_settings,
                  description="pca-fashion-mnist<k>: Fashion-MNIST projected on its first k principal components")

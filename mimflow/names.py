@@ -1,15 +1,17 @@
 """Every fixed name the pipeline knows, listed once: wildcard constraints, settings checks and the config
-schema (its `x-names` enums are filled from here when the config is checked) all read them from here."""
+schema (its `x-names` enums are filled from here when the config is checked) all read them from here.
+Constants only: this module imports nothing."""
 from __future__ import annotations
 
-# The extension points (low-dimensional objectives, dataset families, metrics) have their names in
-# mimflow.registry, filled by mimflow.objectives, mimflow.datasets, mimflow.metrics and the plugins.
-ACTIVATIONS = ("tanh", "relu", "swish")
-# Image experiments: two-level HVAE decoders, objectives and priors.
+import re
+
+# The extension points (low-dimensional and image objectives, dataset families, metrics) have their names in
+# mimflow.registry, filled by the built-in modules and the plugins (mimflow.plugins).
+# Hidden-layer activations of the low-dimensional models: config name -> torch.nn module class name.
+ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "swish": "SiLU"}
+# Image experiments: two-level HVAE decoders and priors.
 ARCHS = ("convhvae_2level", "pixelhvae_2level")
-IMAGE_OBJECTIVES = ("vae", "smim", "amim")
 PRIORS = ("standard", "vampprior")
-IMAGE_MODELS = tuple(f"{arch}-{objective}" for arch in ARCHS for objective in IMAGE_OBJECTIVES)
 # Image dataset -> the raw download it is built from.
 DOWNLOADED_IMAGE_DATASETS: dict[str, str] = {"dynamic_mnist": "mnist", "dynamic_fashion_mnist": "fashion_mnist",
                                              "omniglot": "omniglot"}
@@ -46,19 +48,5 @@ PUBLISHED_EXPERIMENTS = tuple(experiment for experiment, _ in PUBLISHED_FIGURES.
 
 def alternatives(names) -> str:
     """A regex alternation matching exactly one of `names` (for wildcard constraints)."""
-    import re
-
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
-
-def model_label(model: str) -> str:
-    """The figure label of a low-dimensional objective (its name where none is registered)."""
-    from .objectives import OBJECTIVES
-
-    return OBJECTIVES[model].label if model in OBJECTIVES else model
-
-
-def model_color(model: str) -> str:
-    from .objectives import OBJECTIVES
-
-    return OBJECTIVES[model].color if model in OBJECTIVES else "black"

@@ -1,17 +1,19 @@
-"""The extension points of mimflow, one registry each: low-dimensional objectives, low-dimensional dataset
-families and evaluation metrics.
+"""The kernel of mimflow's extension points, one registry each: low-dimensional objectives, image
+objectives, low-dimensional dataset families and evaluation metrics.
 
 Every name, figure label, colour and allowed config value of an extension comes from its registry entry:
 the config schema's enums, the Snakefile's wildcard constraints, the settings checks and the figures all
-read them here. Importing this module (and the built-in entries) imports no torch, so planning stays fast;
-an entry's functions import what they need when they run.
+read them here. This module is the bottom layer: it imports nothing of mimflow. The built-in entries
+(mimflow.objectives, mimflow.images.objectives, mimflow.datasets, mimflow.metrics) register themselves
+here when imported, and mimflow.plugins loads them and the config's plugins. Importing it (and the
+built-ins) imports no torch, so planning stays fast; an entry's functions import what they need when
+they run.
 
-A plugin is a module that calls `register_objective`, `register_dataset` or `register_metric` at import;
-the config key `plugins` lists the modules to import (docs/extending.md).
+A plugin is a module that calls `register_objective`, `register_image_objective`, `register_dataset` or
+`register_metric` at import; the config key `plugins` lists the modules to import (docs/extending.md).
 """
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
@@ -100,6 +102,48 @@ def register_objective(name: str, loss: Callable[..., Any], label: str | None = 
     return OBJECTIVES.register(Objective(name=name, loss=loss, label=label or name, color=color, **options))
 
 
+@dataclass(frozen=True)
+class ImageObjective:
+    """How an image model (mimflow.images) trains.
+
+    loss(terms, beta, **settings) maps the single-sample terms of the encoder path (a dict of per-image
+    tensors: log_p_x_given_z, log_p_z1_given_z2, log_p_z2, log_q_z1_given_x_z2, log_q_z2_given_x and kl) and
+    the scheduled beta to the per-image loss (mimflow.images.losses.image_loss averages it over the batch).
+    sampling_path adds SymMIM's prior-sampling path (z ~ p(z), x ~ p(x|z)) with weight beta once beta >= 1.
+    `settings` are the objective's own keywords with their defaults; every image run uses the defaults.
+    """
+
+    name: str
+    loss: Callable[..., Any]
+    label: str = ""
+    color: str = "black"
+    sampling_path: bool = False
+    settings: Mapping[str, SettingValue] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(f"image objective name {self.name!r} is not allowed; allowed: a lower-case letter, then "
+                             "lower-case letters, digits or '_' (it follows the decoder's name after a '-')")
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+
+IMAGE_OBJECTIVES: Registry[ImageObjective] = Registry("image objective")
+
+
+def register_image_objective(name: str, loss: Callable[..., Any], label: str | None = None, color: str = "black",
+                             **options: Any) -> ImageObjective:
+    """Register an image objective; options are the other ImageObjective fields."""
+    return IMAGE_OBJECTIVES.register(ImageObjective(name=name, loss=loss, label=label or name, color=color,
+                                                    **options))
+
+
+def image_models(archs: tuple[str, ...] | list[str]) -> list[str]:
+    """Every image model name, <decoder>-<objective>, of the given decoders and the registered objectives."""
+    return [f"{arch}-{objective}" for arch in archs for objective in IMAGE_OBJECTIVES.names()]
+
+
 # --- datasets ---------------------------------------------------------------------------------------------
 
 
@@ -171,63 +215,13 @@ def register_metric(name: str, title: str | None = None, unit: str | None = None
     return METRICS.register(Metric(name=name, title=title or name, unit=unit or name, compute=compute, **options))
 
 
-# --- plugins ----------------------------------------------------------------------------------------------
-
-_loaded_plugins: list[str] = []
+# --- lookups ----------------------------------------------------------------------------------------------
 
 
-def load_builtins() -> None:
-    """Register the built-in objectives, dataset families and metrics (idempotent)."""
-    importlib.import_module("mimflow.objectives")
-    importlib.import_module("mimflow.datasets")
-    importlib.import_module("mimflow.metrics")
+def model_label(model: str) -> str:
+    """The figure label of a low-dimensional objective (its name where none is registered)."""
+    return OBJECTIVES[model].label if model in OBJECTIVES else model
 
 
-def load_plugins(modules: list[str] | tuple[str, ...]) -> None:
-    """Import the built-ins, then each plugin once: a module name (on the Python path) or a .py file (relative
-    to the working directory). One that cannot be imported is a one-line error naming it."""
-    load_builtins()
-    for module in modules:
-        if module in _loaded_plugins:
-            continue
-        try:
-            if module.endswith(".py"):
-                _import_file(module)
-            else:
-                importlib.import_module(module)
-        except (ImportError, FileNotFoundError) as err:
-            raise ValueError(f"plugin {module!r} cannot be imported ({err}); allowed: a module on the Python path "
-                             "or a .py file relative to the working directory") from err
-        _loaded_plugins.append(module)
-
-
-def _import_file(path: str) -> None:
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"no file {file.resolve()}")
-    name = "mimflow_plugin_" + re.sub(r"\W", "_", file.with_suffix("").as_posix())
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-
-
-def loaded_plugins() -> list[str]:
-    return list(_loaded_plugins)
-
-
-def configure(config: Mapping[str, Any]) -> None:
-    """Make the registries what a config asks for: the built-ins, its plugins and its vector datasets. The
-    Snakefile calls it when planning and every job script at its start, so both see the same names."""
-    load_plugins(list(config.get("plugins", [])))
-    from .datasets import register_vector_datasets
-
-    register_vector_datasets(config.get("vector_datasets", {}))
+def model_color(model: str) -> str:
+    return OBJECTIVES[model].color if model in OBJECTIVES else "black"

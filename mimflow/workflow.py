@@ -15,7 +15,8 @@ import yaml
 
 from . import names
 from .names import IMAGE_DATASETS, alternatives
-from .registry import DATASETS, METRICS, OBJECTIVES, configure, dataset_family
+from .plugins import configure
+from .registry import DATASETS, IMAGE_OBJECTIVES, METRICS, OBJECTIVES, dataset_family, image_models
 
 # A seed group: the runs of one experiment, dataset, model and shape, which train as one stack (one job);
 # its name names the group's jobs' logs and benchmarks.
@@ -61,7 +62,7 @@ def template_pattern(template: str) -> re.Pattern:
 
 def wildcard_patterns(config: dict[str, Any]) -> dict[str, str]:
     """The Snakefile's wildcard constraints, from the names module and the configured experiments."""
-    from .names import ARCHS, DATA_SOURCES, IMAGE_OBJECTIVES, PRIORS
+    from .names import ARCHS, DATA_SOURCES, PRIORS
 
     models = alternatives(OBJECTIVES.names())
     return dict(
@@ -69,7 +70,7 @@ def wildcard_patterns(config: dict[str, Any]) -> dict[str, str]:
         dataset="|".join([*(f"(?:{family.pattern})" for family in DATASETS.values()), alternatives(IMAGE_DATASETS)]),
         source=alternatives(DATA_SOURCES),
         arch=alternatives(ARCHS),
-        objective=alternatives(IMAGE_OBJECTIVES),
+        objective=alternatives(IMAGE_OBJECTIVES.names()),
         prior=alternatives(PRIORS),
         model=models,
         z_dim=r"[1-9]\d*",
@@ -143,9 +144,19 @@ def coerce_to_schema(value: Any, schema: dict, root: dict | None = None) -> Any:
     return value
 
 
+# Schema markers `x-registry: NAME` whose enum is a registry's names.
+REGISTRY_MARKERS = {
+    "objectives": lambda: OBJECTIVES.names(),
+    "image_objectives": lambda: IMAGE_OBJECTIVES.names(),
+    "image_models": lambda: image_models(names.ARCHS),
+    "metrics": lambda: METRICS.names(),
+}
+
+
 def fill_schema(node: Any) -> Any:
     """The schema with its markers filled in: `x-names: NAME` becomes the enum of mimflow.names.NAME, and
-    `x-registry: objectives | metrics | datasets` the registered names (datasets: a name pattern)."""
+    `x-registry: objectives | image_objectives | image_models | metrics | datasets` the registered names
+    (image_models: every decoder with every image objective; datasets: a name pattern)."""
     if isinstance(node, list):
         return [fill_schema(item) for item in node]
     if not isinstance(node, dict):
@@ -154,15 +165,15 @@ def fill_schema(node: Any) -> Any:
     if "x-names" in node:
         node["enum"] = list(getattr(names, node.pop("x-names")))
     registry = node.pop("x-registry", None)
-    if registry in ("objectives", "metrics"):
-        node["enum"] = (OBJECTIVES if registry == "objectives" else METRICS).names()
+    if registry in REGISTRY_MARKERS:
+        node["enum"] = REGISTRY_MARKERS[registry]()
     elif registry == "datasets":
         node["pattern"] = "^(" + "|".join(f"(?:{family.pattern})" for family in DATASETS.values()) + ")$"
         node["description"] = "; ".join([*(family.description or family.pattern for family in DATASETS.values()
                                             if not family.name.startswith("vectors:")),
                                           "or a file of one's own vectors named under vector_datasets"])
     elif registry is not None:
-        raise ValueError(f"schema marker x-registry: {registry!r} is not one of objectives, metrics, datasets")
+        raise ValueError(f"schema marker x-registry: {registry!r} is not one of {[*REGISTRY_MARKERS, 'datasets']}")
     return node
 
 
@@ -214,6 +225,8 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
                               f"(it applies to the image runs only); allowed: set fidelity.{switch} globally")
         _check_objective_settings(exp.get("objective_settings", {}), f"experiments.{name}.objective_settings")
     _check_objective_settings(config.get("objective_settings", {}), "objective_settings")
+    _check_objective_settings(config["images"].get("objective_settings", {}), "images.objective_settings",
+                              IMAGE_OBJECTIVES)
     unknown = [e for e in config["run_experiments"] if e not in config["experiments"]]
     if unknown:
         raise ConfigError(f"config key run_experiments: {unknown} not defined; allowed: {sorted(config['experiments'])}")
@@ -226,12 +239,13 @@ IMAGE_SWITCHES = ("image_precision", "masked_conv_grad")
 
 
 
-def _check_objective_settings(values: dict[str, Any], key: str) -> None:
+def _check_objective_settings(values: dict[str, Any], key: str, registry=OBJECTIVES) -> None:
     """Each objective named must be registered and each setting one it declares, of its default's type."""
     for model, settings in values.items():
-        if model not in OBJECTIVES:
-            raise ConfigError(f"config key {key}: objective {model!r} is not registered; allowed: {OBJECTIVES.names()}")
-        declared = OBJECTIVES[model].settings
+        if model not in registry:
+            raise ConfigError(f"config key {key}: {registry.kind} {model!r} is not registered; allowed: "
+                              f"{registry.names()}")
+        declared = registry[model].settings
         for name, value in settings.items():
             if name not in declared:
                 raise ConfigError(f"config key {key}.{model}: unknown setting {name!r}; allowed: "
@@ -359,9 +373,14 @@ def run_dir(**wildcards: Any) -> str:
 
 def image_run_settings(config: dict[str, Any], dataset: str, arch: str, objective: str, prior: str,
                        seed: int) -> dict[str, Any]:
-    """Resolved ImageRunConfig fields of one image run."""
-    return {**config["images"]["training"], "dataset": dataset, "arch": arch, "objective": objective,
-            "prior": prior, "seed": int(seed), **{switch: config["fidelity"][switch] for switch in IMAGE_SWITCHES}}
+    """Resolved ImageRunConfig fields of one image run (objective settings only where the objective declares
+    some, as for the low-dimensional runs)."""
+    settings = {**config["images"]["training"], "dataset": dataset, "arch": arch, "objective": objective,
+                "prior": prior, "seed": int(seed), **{switch: config["fidelity"][switch] for switch in IMAGE_SWITCHES}}
+    declared = IMAGE_OBJECTIVES[objective].settings
+    if declared:
+        settings["objective_settings"] = {**declared, **config["images"].get("objective_settings", {}).get(objective, {})}
+    return settings
 
 
 def image_runs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -1,14 +1,5 @@
-"""Snakemake adapter: MNIST-like raw IDX files -> image dataset tensors (rule build_dynamic_mnist_like)."""
-from pathlib import Path
+"""Snakemake adapter: the job of rule build_dynamic_mnist_like (mimflow.jobs.data.build_dynamic_mnist_like)."""
+from mimflow.jobs import run
+from mimflow.jobs.data import build_dynamic_mnist_like
 
-from mimflow.core.io import save_torch_atomic
-from mimflow.core.joblog import job_logger
-from mimflow.data.images import build_dynamic_mnist_like, describe
-from mimflow.workflow import raw_source_records
-
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-log = job_logger(sm.log[0], sm.rule)
-data = build_dynamic_mnist_like(Path(sm.input.raw[0]).parent, sm.params.n_validation, sm.params.binarize_seed)
-data["raw_sources"] = raw_source_records(sm.input.records)  # where each raw file came from
-save_torch_atomic(data, sm.output[0])
-log.info("%s: %s", sm.output[0], describe(data))
+run(snakemake, build_dynamic_mnist_like)  # noqa: F821 (snakemake is injected by Snakemake)

@@ -12,8 +12,7 @@ import math
 import torch
 
 from ..core.losses import mim_loss
-from ..core.settings import check_choice
-from ..names import IMAGE_OBJECTIVES
+from ..registry import IMAGE_OBJECTIVES
 from .layers import full_precision, log_bernoulli, log_normal_diag
 from .model import HVAE2Level
 
@@ -78,34 +77,27 @@ def _prior_path_loss(model: HVAE2Level, n: int, beta: float,
 
 
 def image_loss(model: HVAE2Level, x: torch.Tensor, objective: str, beta: float,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """(scalar batch loss to minimise, detached per-sample terms).
+               generator: torch.Generator | None = None, settings: dict | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(scalar batch loss to minimise, detached per-sample terms) of a registered image objective.
 
-    vae:  -log p(x|z) + beta KL, with the single-sample KL = log q(z1|x,z2) + log q(z2|x) - log p(z1|z2) - log p(z2).
-    amim: -1/2 [log p(x|z) + log p(z) + beta (log q(z|x) + log q(x))] with log p(z) = log p(z1|z2) + beta log p(z2)
-          and the marginal estimate log q(x) = log p(x|z) + log p(z) - log q(z|x), i.e. -1/2 (1 + beta) log p(x, z).
-    smim: amim, plus beta * mean of the prior-sampling path once beta >= 1.
-    Terms: re = -log p(x|z), kl, loss (encoder path, per sample), the five log-densities, and
+    The objective's loss (mimflow.registry.IMAGE_OBJECTIVES; the built-ins in mimflow.images.objectives)
+    maps the encoder path's single-sample terms, beta and its settings (the declared defaults, updated by
+    `settings`) to the per-image loss; this averages it over the
+    batch and, for an objective with a sampling path, adds beta * mean of the prior-sampling path once
+    beta >= 1. Terms: re = -log p(x|z), kl, loss (encoder path, per sample), the five log-densities, and
     loss_p (prior path, per sample; n = min(B, K) with the VampPrior) when that path runs.
     """
-    check_choice("objective", objective, IMAGE_OBJECTIVES)
+    entry = IMAGE_OBJECTIVES[objective]
     t = vae_elbo_terms(model, x, generator)
     log_p_x_given_z = t["log_p_x_given_z"]
     kl = -(t["log_p_z1_given_z2"] + t["log_p_z2"] - t["log_q_z1_given_x_z2"] - t["log_q_z2_given_x"])
-    if objective == "vae":
-        per_sample = -log_p_x_given_z + beta * kl
-    else:
-        log_p_z = t["log_p_z1_given_z2"] + beta * t["log_p_z2"]  # beta weights only the top prior
-        log_q_z_given_x = t["log_q_z1_given_x_z2"] + t["log_q_z2_given_x"]
-        log_q_x = log_p_x_given_z + log_p_z - log_q_z_given_x
-        # Written out rather than as -1/2 (1 + beta) log p(x, z): same value, and the q(z|x) terms cancel in
-        # the gradient too, exactly as in the original.
-        per_sample = mim_loss(log_p_x_given_z, log_p_z, log_q_z_given_x, log_q_x, beta)
+    path_terms = {name: value for name, value in t.items() if name != "elbo"}
+    per_sample = entry.loss({**path_terms, "kl": kl}, beta, **{**entry.settings, **(settings or {})})
     total = per_sample.mean()
-    terms = {name: value.detach() for name, value in t.items() if name != "elbo"}
+    terms = {name: value.detach() for name, value in path_terms.items()}
     terms.update(re=-log_p_x_given_z.detach(), kl=kl.detach(), loss=per_sample.detach())
 
-    if objective == "smim" and beta >= 1.0:
+    if entry.sampling_path and beta >= 1.0:
         n = x.shape[0]
         if model.cfg.prior == "vampprior":
             n = min(n, model.cfg.number_components)  # the first n pseudo-inputs, one sample each

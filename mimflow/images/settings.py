@@ -1,10 +1,13 @@
 """Typed settings of one image run (spec 6.1, 6.5)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.settings import Settings, check_choice, check_positive
-from ..names import ARCHS, IMAGE_DATASETS, IMAGE_OBJECTIVES, IMAGE_PRECISIONS, MASKED_CONV_GRADS, PRIORS
+from ..names import ARCHS, IMAGE_DATASETS, IMAGE_PRECISIONS, MASKED_CONV_GRADS, PRIORS
+from ..registry import IMAGE_OBJECTIVES
+from . import objectives as _builtin_objectives  # noqa: F401  (registers vae, smim, amim)
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,18 @@ class ImageRunConfig(Settings):
     # Fidelity switches (docs/fidelity.md); the defaults are the original's numerics.
     image_precision: str = "fp32"
     masked_conv_grad: str = "original"
+    objective_settings: dict[str, Any] = field(default_factory=dict)  # the objective's own settings (loss keywords)
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, tuple(IMAGE_DATASETS))
         check_choice("image_precision", self.image_precision, IMAGE_PRECISIONS)
         check_choice("masked_conv_grad", self.masked_conv_grad, MASKED_CONV_GRADS)
         check_choice("arch", self.arch, ARCHS)
-        check_choice("objective", self.objective, IMAGE_OBJECTIVES)
+        check_choice("objective", self.objective, tuple(IMAGE_OBJECTIVES))
+        declared = IMAGE_OBJECTIVES[self.objective].settings
+        unknown = sorted(set(self.objective_settings) - set(declared))
+        if unknown:
+            raise ValueError(f"image objective {self.objective} has no setting(s) {unknown}; allowed: {sorted(declared)}")
         check_choice("prior", self.prior, PRIORS)
         check_positive(self, ("epochs", "warmup", "early_stopping_epochs", "batch_size", "test_batch_size", "z1_size",
                               "z2_size", "number_components"))

@@ -35,7 +35,7 @@ def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, dev
     """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches."""
     model.eval()
     with model.fixed_prior():  # the pseudo-inputs are encoded once, not once per batch: the same numbers
-        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator)[0]
+        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator, cfg.objective_settings)[0]
                               for batch in x.split(cfg.test_batch_size)])
     return sum(losses.tolist()) / len(losses)  # one host synchronisation; the same sum as before
 
@@ -64,7 +64,7 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
         for index in order.split(cfg.batch_size):
             x = torch.bernoulli(data.x_train[index], generator=generator).to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            loss, _ = image_loss(model, x, cfg.objective, beta, noise)
+            loss, _ = image_loss(model, x, cfg.objective, beta, noise, cfg.objective_settings)
             loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
             optimizer.step()
             losses.append(loss.detach())

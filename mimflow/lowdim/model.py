@@ -16,9 +16,14 @@ import torch
 from torch import nn
 
 from ..core.checkpoint import load_checkpoint
+from ..names import ACTIVATIONS
 
 LOG_2PI = math.log(2 * math.pi)
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "swish": nn.SiLU}
+
+
+def activation(act: str) -> nn.Module:
+    """The hidden-layer activation named by the config (names.ACTIVATIONS; checked by LowdimRunConfig)."""
+    return getattr(nn, ACTIVATIONS[act])()
 
 
 def normal_log_prob(value: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
@@ -70,12 +75,10 @@ class GaussianMLP(nn.Module):
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
-        if act not in ACTIVATIONS:
-            raise ValueError(f"act {act!r} is not one of {sorted(ACTIVATIONS)}")
         hidden: list[nn.Module] = []
         width = in_dim
         for _ in range(layers - 1):
-            hidden += [nn.Linear(width, mid_dim), ACTIVATIONS[act]()]
+            hidden += [nn.Linear(width, mid_dim), activation(act)]
             width = mid_dim
         self.hidden = nn.Sequential(*hidden)
         self.fc_loc = nn.Linear(width, out_dim)

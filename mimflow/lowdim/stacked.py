@@ -18,10 +18,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .model import LowdimModel, LowdimModelConfig, normal_log_prob
-
-ACTIVATION_FUNCTIONS = {"tanh": torch.tanh, "relu": torch.relu, "swish": nn.functional.silu}
-
+from .model import LowdimModel, LowdimModelConfig, activation, normal_log_prob
 
 ALIGN_FLOATS = 16  # 64 bytes: the alignment of a fresh CPU tensor
 
@@ -68,7 +65,7 @@ class StackedGaussianMLP(nn.Module):
         for weight, bias in weights:
             self.weights.append(nn.Parameter(weight))
             self.weights.append(nn.Parameter(bias))
-        self.act = ACTIVATION_FUNCTIONS[act]
+        self.act = activation(act)
         self.min_scale = min_scale
         self.delta = delta
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..core.tables import failed_runs_text
 from ..metrics import METRICS
-from ..names import model_color, model_label
+from ..registry import model_color, model_label
 
 DIM_LABELS = {"mid_dim": "hidden units (mid_dim)", "z_dim": "latent dimension (z_dim)"}
 

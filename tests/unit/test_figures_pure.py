@@ -21,7 +21,7 @@ from mimflow.lowdim.figure_data import (
 from mimflow.lowdim.figures import run_figures
 from mimflow.lowdim.model import LowdimModel, LowdimModelConfig
 from mimflow.lowdim.stats_figure import stats_figure
-from mimflow.names import model_color, model_label
+from mimflow.registry import model_color, model_label
 
 PLOTS = {"run_points": 500, "run_show_points": 40, "run_ksg_points": 300}
 

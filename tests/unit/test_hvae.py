@@ -16,7 +16,8 @@ from mimflow.images.losses import (
 )
 from mimflow.images.model import HVAEConfig, build_hvae
 from mimflow.images.optim import AdamNormGrad
-from mimflow.names import ARCHS, IMAGE_OBJECTIVES, PRIORS
+from mimflow.names import ARCHS, PRIORS
+from mimflow.registry import IMAGE_OBJECTIVES
 
 torch.set_num_threads(1)
 

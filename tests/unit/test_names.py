@@ -15,6 +15,7 @@ from mimflow.images.settings import ImageRunConfig
 from mimflow.lowdim.settings import LowdimRunConfig
 from mimflow.metrics import METRICS
 from mimflow.objectives import OBJECTIVES
+from mimflow.registry import IMAGE_OBJECTIVES, image_models, model_color, model_label
 from mimflow.workflow import fill_schema, wildcard_patterns
 
 RAW = yaml.safe_load((Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml").read_text())
@@ -43,7 +44,7 @@ def test_filled_schema_enums_are_the_names_and_registries():
     assert PROPS["plots"]["properties"]["stats_metrics"]["items"]["enum"] == METRICS.names()
     assert PROPS["lowdim_training"]["properties"]["act"]["enum"] == list(names.ACTIVATIONS)
     assert PROPS["fidelity"]["properties"]["mim_decoder_qx"]["enum"] == list(names.Q_X_FORMS)
-    assert PROPS["images"]["properties"]["models"]["items"]["enum"] == list(names.IMAGE_MODELS)
+    assert PROPS["images"]["properties"]["models"]["items"]["enum"] == image_models(names.ARCHS)
     assert EXPERIMENT["figures"]["items"]["enum"] == list(names.FIGURE_FAMILIES)
     assert set(PROPS["data"]["properties"]["sources"]["properties"]) == set(names.DATA_SOURCES)
     assert set(names.DOWNLOADED_IMAGE_DATASETS.values()) <= set(names.DATA_SOURCES)
@@ -64,14 +65,14 @@ def test_every_objective_has_a_loss_and_a_label():
     assert OBJECTIVES.names() == ["mim", "amim", "mim-minusH", "vae", "vae-plusH", "ae"]
     assert {o.name for o in OBJECTIVES.values() if o.sampling_path} == {"mim", "mim-minusH"}
     assert all(callable(o.loss) and o.label for o in OBJECTIVES.values())
-    assert names.model_label("mim-minusH") == "MIM − R_H" and names.model_color("vae") == "tab:red"
-    assert names.model_label("unregistered") == "unregistered"
+    assert model_label("mim-minusH") == "MIM − R_H" and model_color("vae") == "tab:red"
+    assert model_label("unregistered") == "unregistered"
 
 
 @pytest.mark.parametrize("wildcard, good, bad", [
     ("model", OBJECTIVES.names(), ["mim-", "MIM", "vae-plus"]),
     ("arch", list(names.ARCHS), ["convhvae", "pixelhvae_3level"]),
-    ("objective", list(names.IMAGE_OBJECTIVES), ["mim"]),
+    ("objective", IMAGE_OBJECTIVES.names(), ["mim"]),
     ("prior", list(names.PRIORS), ["vamp"]),
     ("source", list(names.DATA_SOURCES), ["cifar"]),
     ("dataset", ["toy4", "toy4_20", "toyMIM", "pca-fashion-mnist20", *names.IMAGE_DATASETS], ["toyfoo", "mnist"]),

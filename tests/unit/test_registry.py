@@ -14,8 +14,8 @@ from mimflow.data.vectors import VectorFileError, VectorSource, load_vectors
 from mimflow.datasets import DATASETS, dataset_family
 from mimflow.lowdim.settings import LowdimRunConfig
 from mimflow.objectives import OBJECTIVES
-import mimflow.registry as registry_module
-from mimflow.registry import Registry, load_plugins, register_objective
+from mimflow.plugins import forget_plugin, load_plugins
+from mimflow.registry import Registry, register_objective
 from mimflow.workflow import ConfigError, check_config, dataset_file, lowdim_run_settings, wildcard_patterns
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def example_plugin(monkeypatch):
     yield OBJECTIVES["beta-vae"]
     # leave the registry as the built-ins made it, so no other test sees the plugin
     OBJECTIVES.unregister("beta-vae")
-    registry_module._loaded_plugins.remove(EXAMPLE_PLUGIN)
+    forget_plugin(EXAMPLE_PLUGIN)
 
 
 def one_line_error(config: dict) -> str:

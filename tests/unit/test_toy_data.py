@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mimflow.data.toy import toy_mixture
-from mimflow.lowdim.data import lowdim_source, samples_per_pass
+from mimflow.datasets import samples_per_pass
+from mimflow.lowdim.data import lowdim_source
 from mimflow.lowdim.settings import LowdimRunConfig
 
 

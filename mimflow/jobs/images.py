@@ -1,0 +1,129 @@
+"""Jobs of the image runs: training, evaluation and the per-run figures. Importing torch here lets the
+context set the job's torch threads."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..core.io import load_numpy, save_figure, write_csv_atomic, write_json_atomic
+from ..core.provenance import now, provenance_record
+from ..core.seeds import stream
+from .context import JobContext
+
+
+def train_image(job: JobContext) -> None:
+    """Train one image run; resumes from its resume.pt if present."""
+    from ..core.checkpoint import save_checkpoint
+    from ..images.data import load_image_data
+    from ..images.settings import ImageRunConfig
+    from ..images.train import train_image as train
+
+    log, output = job.log, job.output
+    started = now()
+    cfg = ImageRunConfig.from_dict(dict(job.params.settings))
+    device = job.claim_device(job.params.device).device  # ends the job in one line if CUDA is unusable
+    resume = Path(job.params.resume)
+    log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
+
+    def log_epoch(model, r):
+        log.info("epoch %d beta %.3g train %.4f val %.4f (%.1fs)", r.epoch, r.beta, r.train_loss, r.val_loss,
+                 r.wall_time_s)
+
+    try:
+        model, result = train(cfg, load_image_data(job.input.data, cfg.max_train_images), device, resume, log_epoch)
+    except Exception:
+        log.exception("training failed")
+        raise
+    save_checkpoint(output.model, cfg.to_dict(), model, result)  # the model is rebuilt from run_config
+    write_csv_atomic(result.history, output.log_csv)
+    write_json_atomic(provenance_record(cfg.to_dict(), started, inputs={"data": job.input.data}, extra={
+        "rule": "train_image", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
+        "epochs_run": len(result.history), "stopped_early": result.stopped_early}), output.provenance)
+    resume.unlink(missing_ok=True)
+    log.info("best epoch %d validation loss %.4f", result.best_epoch, result.best_loss)
+
+
+def evaluate_image(job: JobContext) -> None:
+    """Evaluate one image run: test NLL (importance sampled), KSG MI, clustering and KNN accuracies."""
+    import numpy as np
+
+    from ..images.data import seeded_generators
+    from ..images.evaluate import evaluate_image as evaluate
+    from ..images.model import load_run
+    from ..images.settings import ImageEvaluationConfig
+
+    started = now()
+    device = job.claim_device(job.params.device).device  # holds this job's GPU until it ends
+    model, cfg, state, data = load_run(job.input.model, job.input.data, device)
+    ev = ImageEvaluationConfig.from_dict(dict(job.params.evaluation))
+    generator, noise = seeded_generators(stream(cfg.seed, "evaluation"), device)
+    metrics, nll = evaluate(model, data, cfg, ev, device, noise, generator)
+    metrics.update(epoch=state["best_epoch"], val_loss=state["best_loss"])
+    np.save(job.output.nll, nll)
+    write_json_atomic(metrics, job.output.metrics)
+    write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
+                                        inputs={"model.pt": job.input.model, "data": job.input.data},
+                                        extra={"rule": "evaluate_image"}), job.output.provenance)
+    job.log.info("metrics %s", metrics)
+
+
+def image_figures(job: JobContext) -> None:
+    """The per-run image figures of the original: generations.png, real.png and reconstructions.png (the
+    first 64 test images and their reconstructions), real_recon.png (row pairs of the first 32 of them) and
+    z_embed.png."""
+    from ..core.device import numerics
+    from ..images.data import seeded_generators
+    from ..images.evaluate import latent_samples, tsne_embedding
+    from ..images.figures import as_images, image_grid, latent_scatter, real_recon_grid
+    from ..images.model import load_run
+
+    output = job.output
+    device = job.claim_device(job.params.device).device  # holds this job's GPU until it ends
+    model, cfg, state, data = load_run(job.input.model, job.input.data, device)
+    _, noise = seeded_generators(stream(cfg.seed, "figures"), device)
+    n = job.params.figure_images
+    title = f"{cfg.arch}-{cfg.objective}, {cfg.prior}, {cfg.dataset}, seed {cfg.seed}, epoch {state['best_epoch']}"
+    with torch.no_grad(), numerics(cfg.image_precision, device):
+        samples = model.generate_x(n, noise).float().cpu().numpy()
+        real = data.x_test[: min(n, len(data.x_test))]
+        # one reconstruction call for both figures, as the original (real_recon shows the first half of it)
+        recon = model.reconstruct_x(real.to(device), noise).float().cpu().numpy()
+        z = latent_samples(model, data.x_test, cfg.test_batch_size, device, noise).float().numpy()
+    real_images, recon_images = as_images(real.numpy(), cfg.dataset), as_images(recon, cfg.dataset)
+    save_figure(image_grid(as_images(samples, cfg.dataset), title=f"samples: {title}"), output.generations)
+    save_figure(image_grid(real_images, title=f"test images: {title}"), output.real)
+    save_figure(image_grid(recon_images, title=f"reconstructions: {title}"), output.reconstructions)
+    half = max(1, len(real_images) // 2)
+    save_figure(real_recon_grid(real_images[:half], recon_images[:half],
+                                title=f"test images and reconstructions: {title}"), output.real_recon)
+    save_figure(latent_scatter(tsne_embedding(z, seed=cfg.seed), data.y_test.numpy(),
+                               title=f"t-SNE of q(z|x) samples: {title}"), output.z_embed)
+    job.log.info("wrote %s", list(output))
+
+
+def nll_histogram(job: JobContext) -> None:
+    """histogram_test.png of one image run's per-image test NLL."""
+    from ..images.figures import nll_histogram as histogram
+
+    metrics = json.loads(Path(job.input.metrics).read_text())
+    w = job.wildcards
+    title = (f"{w.arch}-{w.objective}, {w.prior}, {w.dataset}, seed {w.seed}: test NLL {metrics['test_nll_is']:.2f} "
+             f"nats (S = {metrics['is_samples']})")
+    save_figure(histogram(load_numpy(job.input.nll), title=title), job.output[0])
+    job.log.info("wrote %s", job.output[0])
+
+
+def pseudoinput_figure(job: JobContext) -> None:
+    """The first 64 VampPrior pseudo-inputs of one run."""
+    from ..images.figures import as_images, image_grid
+    from ..images.model import load_image_model
+
+    model, cfg, state = load_image_model(job.input.model, torch.device("cpu"))
+    with torch.no_grad():
+        pseudo = model.pseudoinputs()[:64].numpy()
+    save_figure(image_grid(as_images(pseudo, cfg.dataset),
+                           title=f"pseudo-inputs: {cfg.arch}-{cfg.objective}, {cfg.dataset}, seed {cfg.seed}"),
+                job.output[0])
+    job.log.info("wrote %s", job.output[0])
