@@ -379,7 +379,8 @@ def image_run_settings(config: dict[str, Any], dataset: str, arch: str, objectiv
                 "prior": prior, "seed": int(seed), **{switch: config["fidelity"][switch] for switch in IMAGE_SWITCHES}}
     declared = IMAGE_OBJECTIVES[objective].settings
     if declared:
-        settings["objective_settings"] = {**declared, **config["images"].get("objective_settings", {}).get(objective, {})}
+        configured = config["images"].get("objective_settings", {}).get(objective, {})
+        settings["objective_settings"] = {**declared, **configured}
     return settings
 
 

@@ -77,7 +77,8 @@ def _prior_path_loss(model: HVAE2Level, n: int, beta: float,
 
 
 def image_loss(model: HVAE2Level, x: torch.Tensor, objective: str, beta: float,
-               generator: torch.Generator | None = None, settings: dict | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+               generator: torch.Generator | None = None,
+               settings: dict | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(scalar batch loss to minimise, detached per-sample terms) of a registered image objective.
 
     The objective's loss (mimflow.registry.IMAGE_OBJECTIVES; the built-ins in mimflow.images.objectives)

@@ -44,7 +44,8 @@ class ImageRunConfig(Settings):
         declared = IMAGE_OBJECTIVES[self.objective].settings
         unknown = sorted(set(self.objective_settings) - set(declared))
         if unknown:
-            raise ValueError(f"image objective {self.objective} has no setting(s) {unknown}; allowed: {sorted(declared)}")
+            raise ValueError(f"image objective {self.objective} has no setting(s) {unknown}; "
+                             f"allowed: {sorted(declared)}")
         check_choice("prior", self.prior, PRIORS)
         check_positive(self, ("epochs", "warmup", "early_stopping_epochs", "batch_size", "test_batch_size", "z1_size",
                               "z2_size", "number_components"))

@@ -35,8 +35,8 @@ def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, dev
     """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches."""
     model.eval()
     with model.fixed_prior():  # the pseudo-inputs are encoded once, not once per batch: the same numbers
-        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator, cfg.objective_settings)[0]
-                              for batch in x.split(cfg.test_batch_size)])
+        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator,
+                                         cfg.objective_settings)[0] for batch in x.split(cfg.test_batch_size)])
     return sum(losses.tolist()) / len(losses)  # one host synchronisation; the same sum as before
 
 

@@ -55,7 +55,8 @@ def _import_arrows() -> dict[str, set[str]]:
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(anchor + ([node.module] if node.module else []))
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
             arrows[name].update(t for t in targets if t in modules and t != name)
             nodes.extend(ast.iter_child_nodes(node))
     return arrows
