@@ -61,6 +61,14 @@ class Registry(Generic[Entry]):
         self._entries.pop(name, None)
 
 
+def _check_entry_name(entry: Any, kind: str, pattern: str, allowed: str) -> None:
+    """An objective's name must fit its pattern (it becomes a wildcard value); its label defaults to it."""
+    if not re.fullmatch(pattern, entry.name):
+        raise ValueError(f"{kind} name {entry.name!r} is not allowed; allowed: {allowed}")
+    if not entry.label:
+        object.__setattr__(entry, "label", entry.name)
+
+
 # --- objectives -------------------------------------------------------------------------------------------
 
 SettingValue = Any  # int | float | str | bool
@@ -86,11 +94,7 @@ class Objective:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", self.name):
-            raise ValueError(f"objective name {self.name!r} is not allowed; allowed: a letter, then letters, "
-                             "digits, '_' or '-'")
-        if not self.label:
-            object.__setattr__(self, "label", self.name)
+        _check_entry_name(self, "objective", r"[A-Za-z][A-Za-z0-9_-]*", "a letter, then letters, digits, '_' or '-'")
 
 
 OBJECTIVES: Registry[Objective] = Registry("objective")
@@ -122,11 +126,8 @@ class ImageObjective:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
-            raise ValueError(f"image objective name {self.name!r} is not allowed; allowed: a lower-case letter, then "
-                             "lower-case letters, digits or '_' (it follows the decoder's name after a '-')")
-        if not self.label:
-            object.__setattr__(self, "label", self.name)
+        _check_entry_name(self, "image objective", r"[a-z][a-z0-9_]*", "a lower-case letter, then lower-case "
+                          "letters, digits or '_' (it follows the decoder's name after a '-')")
 
 
 IMAGE_OBJECTIVES: Registry[ImageObjective] = Registry("image objective")
