@@ -32,13 +32,34 @@ def ksg_mutual_information(x: np.ndarray, z: np.ndarray, k: int = 5) -> float:
 
 def knn_accuracies(train_z: np.ndarray, train_labels: np.ndarray, test_z: np.ndarray,
                    test_labels: np.ndarray, neighbors: tuple[int, ...] = (1, 3, 5, 10)) -> dict[str, float]:
-    """sklearn KNeighborsClassifier (uniform, Euclidean) accuracy per k, keyed clf_acc_KNN<k>."""
+    """sklearn KNeighborsClassifier (uniform, Euclidean) accuracy per k, keyed clf_acc_KNN<k>.
+
+    The same numbers as one `KNeighborsClassifier(n_neighbors=k).fit(...).score(...)` per k, from one
+    neighbour search per search method instead of one per k: sklearn picks its method (KD-tree or brute
+    force) from k and the data, so the ks are grouped by the method it picks, each group is searched once
+    with its largest k, and every k takes its nearest k of that sorted list (the k nearest of a
+    search with more neighbours are the same points). The vote is sklearn's: the most frequent label,
+    the smallest label among equals. Only exactly equal distances at the k-th place could pick another
+    point than a separate search would.
+    """
     from sklearn.neighbors import KNeighborsClassifier
 
-    return {
-        f"clf_acc_KNN{k}": float(KNeighborsClassifier(n_neighbors=k).fit(train_z, train_labels).score(test_z, test_labels))
-        for k in neighbors
-    }
+    train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
+    classes, train_codes = np.unique(train_labels, return_inverse=True)
+    by_method: dict[str, list[int]] = {}
+    for k in neighbors:
+        method = KNeighborsClassifier(n_neighbors=k).fit(train_z, train_labels)._fit_method
+        by_method.setdefault(method, []).append(k)
+    accuracies = {}
+    for method, ks in by_method.items():
+        search = KNeighborsClassifier(n_neighbors=max(ks), algorithm=method).fit(train_z, train_labels)
+        nearest = train_codes.reshape(-1)[search.kneighbors(test_z, return_distance=False)]
+        for k in ks:
+            votes = np.zeros((len(nearest), len(classes)), dtype=np.int64)
+            np.add.at(votes, (np.arange(len(nearest))[:, None], nearest[:, :k]), 1)
+            predicted = classes[np.argmax(votes, axis=1)]  # argmax: the first (smallest) label among equals
+            accuracies[k] = float(np.mean(predicted == test_labels))
+    return {f"clf_acc_KNN{k}": accuracies[k] for k in neighbors}
 
 
 def mean_l2_error(x: np.ndarray, x_recon: np.ndarray) -> float:

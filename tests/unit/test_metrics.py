@@ -116,6 +116,30 @@ def test_knn_accuracies_at_chance_on_shuffled_labels():
     assert 0.35 < acc["clf_acc_KNN5"] < 0.65
 
 
+def _sklearn_scores(train_z, train_y, test_z, test_y, neighbors):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return {f"clf_acc_KNN{k}": float(KNeighborsClassifier(n_neighbors=k).fit(train_z, train_y).score(test_z, test_y))
+            for k in neighbors}
+
+
+@pytest.mark.parametrize("dims, n_train, labels", [
+    (3, 600, [0, 1, 2, 3, 4]),      # sklearn searches with a KD-tree for every k
+    (20, 600, [2, 5, 7]),           # brute force (more than 15 features), labels not 0..C-1
+    (3, 20, [0, 1, 2, 3]),          # k = 10 reaches half the training set: brute for 10, KD-tree for the rest
+])
+def test_knn_accuracies_equal_one_sklearn_classifier_per_k(dims, n_train, labels):
+    """One search per sklearn search method gives each k exactly the accuracy of its own classifier,
+    votes with equal counts included (even k, few labels: the smallest label wins in both)."""
+    rng = np.random.default_rng(dims + n_train)
+    train_y, test_y = rng.choice(labels, n_train), rng.choice(labels, 300)
+    train_z = rng.standard_normal((n_train, dims)) + 0.5 * train_y[:, None]
+    test_z = rng.standard_normal((300, dims)) + 0.5 * test_y[:, None]
+    neighbors = (1, 2, 3, 4, 5, 10)
+    assert knn_accuracies(train_z, train_y, test_z, test_y, neighbors) == \
+        _sklearn_scores(train_z, train_y, test_z, test_y, neighbors)
+
+
 def test_mean_l2_error_hand_value():
     x = np.array([[0.0, 0.0], [3.0, 4.0]])
     assert mean_l2_error(x, np.zeros_like(x)) == pytest.approx(2.5)
