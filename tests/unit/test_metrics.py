@@ -140,6 +140,38 @@ def test_knn_accuracies_equal_one_sklearn_classifier_per_k(dims, n_train, labels
         _sklearn_scores(train_z, train_y, test_z, test_y, neighbors)
 
 
+@pytest.mark.parametrize("dims, candidates", [(3, 32), (10, 32), (10, 11), (12, 1000)])
+def test_kd_tree_neighbours_equal_sklearn_kd_tree(dims, candidates):
+    """The brute-force candidates re-ranked by the KD-tree's arithmetic give the KD-tree's own neighbours and
+    order, also when few candidates leave most points to the KD-tree fallback (candidates=11, k=10)."""
+    from sklearn.neighbors import KDTree
+
+    from mimflow.core.metrics import kd_tree_neighbours
+
+    rng = np.random.default_rng(dims)
+    train = rng.standard_normal((3000, dims)).astype(np.float32) * rng.uniform(0.1, 3.0, dims).astype(np.float32)
+    test = rng.standard_normal((500, dims)).astype(np.float32)
+    found = kd_tree_neighbours(train, test, 10, candidates=candidates)
+    assert np.array_equal(found, KDTree(train.astype(np.float64)).query(test.astype(np.float64), k=10,
+                                                                         return_distance=False))
+
+
+@pytest.mark.parametrize("dims, scale", [(2, 1.0), (6, 0.05), (6, 2.0)])
+def test_count_within_equals_the_kd_tree_count(dims, scale):
+    """Both counting ways (the all-pairs count is taken when hundreds of points fall in the radii, the
+    second case) give cKDTree's counts, points exactly on a radius included."""
+    from scipy.spatial import cKDTree
+
+    from mimflow.core.metrics import _count_brute_force, count_within
+
+    rng = np.random.default_rng(dims)
+    points = np.round(rng.standard_normal((2000, dims)), 2) * scale  # a grid: many distances equal a radius
+    radius = np.abs(points[rng.permutation(2000)] - points).max(1)
+    expected = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
+    assert np.array_equal(count_within(points, radius), expected)
+    assert np.array_equal(_count_brute_force(points, radius), expected)
+
+
 def test_mean_l2_error_hand_value():
     x = np.array([[0.0, 0.0], [3.0, 4.0]])
     assert mean_l2_error(x, np.zeros_like(x)) == pytest.approx(2.5)
