@@ -230,6 +230,28 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
     unknown = [e for e in config["run_experiments"] if e not in config["experiments"]]
     if unknown:
         raise ConfigError(f"config key run_experiments: {unknown} not defined; allowed: {sorted(config['experiments'])}")
+    _check_vector_files(config)
+
+
+def _check_vector_files(config: dict[str, Any]) -> None:
+    """Load and check every file of one's own vectors that a planned experiment trains on, at planning, so a
+    bad file (a NaN, a label array of the wrong length, fewer rows than a batch) stops Snakemake before any
+    job with one line naming the config key, instead of failing the training jobs one by one."""
+    from .data.vector_file import VectorFileError, read_vectors
+
+    entries = config.get("vector_datasets", {})
+    checked: set[tuple[str, int]] = set()
+    for name in config["run_experiments"]:
+        experiment = config["experiments"][name]
+        batch_size = int({**config["lowdim_training"], **experiment.get("training", {})}["batch_size"])
+        for dataset in experiment["datasets"]:
+            if dataset not in entries or (dataset, batch_size) in checked:
+                continue
+            checked.add((dataset, batch_size))
+            try:
+                read_vectors(entries[dataset]["path"], min_rows=batch_size)
+            except VectorFileError as err:
+                raise ConfigError(f"config key vector_datasets.{dataset}.path: {err}") from None
 
 
 # Fidelity switches that change the one built PCA dataset file, so no experiment may override them.

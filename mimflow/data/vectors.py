@@ -7,60 +7,24 @@ The file is a NumPy .npz with four arrays:
   y_test   (n_test,)    int
 Every pass (training or test) is the split in a fresh random order, cut to whole batches (drop_last), as the
 PCA data are. The density is unknown, so H_P_x is not reported and the per-run figures draw data points, not
-P(x) contours. load_vectors checks all of this and names the bad array in a one-line error.
+P(x) contours. mimflow.data.vector_file checks all of this and names the bad array in a one-line error.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
-ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+from .vector_file import VectorFileError, read_vectors
 
-
-class VectorFileError(ValueError):
-    """A vector dataset file breaks the format; the message is one line naming the file and the array."""
+__all__ = ["VectorFileError", "VectorSource", "load_vectors"]
 
 
 def load_vectors(path: str | Path, min_rows: int = 1) -> dict[str, torch.Tensor]:
     """The four arrays of a vector dataset file as tensors (x float32, y int64), checked."""
-    path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise VectorFileError(f"vector dataset {path}: no such file") from None
-    except (ValueError, OSError) as err:
-        raise VectorFileError(f"vector dataset {path}: not a readable .npz file ({err})") from None
-    with archive:
-        missing = [name for name in ARRAYS if name not in archive.files]
-        if missing:
-            raise VectorFileError(f"vector dataset {path}: array(s) {missing} missing; has {sorted(archive.files)}, "
-                                  f"needs {list(ARRAYS)}")
-        arrays = {name: archive[name] for name in ARRAYS}
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 2 or x.shape[1] < 1:
-            raise VectorFileError(f"vector dataset {path}: x_{split} has shape {x.shape}; needs (n, d), d >= 1")
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise VectorFileError(f"vector dataset {path}: x_{split} has dtype {x.dtype}; needs real numbers")
-        if not np.isfinite(x).all():
-            raise VectorFileError(f"vector dataset {path}: x_{split} holds {int((~np.isfinite(x)).sum())} "
-                                  "non-finite value(s); needs finite values")
-        if y.shape != (len(x),):
-            raise VectorFileError(f"vector dataset {path}: y_{split} has shape {y.shape}; needs ({len(x)},), one "
-                                  f"label per row of x_{split}")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise VectorFileError(f"vector dataset {path}: y_{split} has dtype {y.dtype}; needs integer labels")
-        if len(x) < min_rows:
-            raise VectorFileError(f"vector dataset {path}: x_{split} has {len(x)} row(s); needs at least {min_rows} "
-                                  "(one batch)")
-    if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
-        raise VectorFileError(f"vector dataset {path}: x_test has {arrays['x_test'].shape[1]} columns, x_train "
-                              f"{arrays['x_train'].shape[1]}; needs the same")
     return {name: torch.as_tensor(a, dtype=torch.float32 if name.startswith("x") else torch.int64)
-            for name, a in arrays.items()}
+            for name, a in read_vectors(path, min_rows).items()}
 
 
 @dataclass(frozen=True)

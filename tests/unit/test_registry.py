@@ -232,6 +232,28 @@ def test_planning_imports_no_torch():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("override, message", [
+    (dict(x_train=np.full((300, 3), np.nan)), "x_train holds 900 non-finite value(s)"),
+    (dict(y_test=np.zeros(199, dtype=int)), "y_test has shape (199,); needs (200,)"),
+    (dict(x_test=np.zeros((100, 3)), y_test=np.zeros(100, dtype=int)), "x_test has 100 row(s); needs at least 128"),
+])
+def test_a_bad_vector_file_stops_planning_in_one_line(tmp_path, config, override, message):
+    """A planned experiment's vector file is checked when the config is (the dry run), not in its jobs."""
+    path = write_vectors(tmp_path / "mine.npz", **override)
+    config["vector_datasets"] = {"mine": {"path": str(path)}}
+    config["experiments"]["toy2d"]["datasets"]["mine"] = ["vae"]
+    config["run_experiments"] = ["toy2d"]
+    try:
+        error = one_line_error(config)
+    finally:
+        DATASETS.unregister("vectors:mine")
+    assert error.startswith(f"config key vector_datasets.mine.path: vector dataset {path}: ") and message in error
+    # the same file is not read while no planned experiment uses it
+    config["run_experiments"] = [e for e in config["experiments"] if e != "toy2d"][:1]
+    check_config(config, SCHEMA)
+    DATASETS.unregister("vectors:mine")
+
+
 def test_a_malformed_vector_dataset_entry_is_one_line(config):
     config["vector_datasets"] = {"mine": "data/mine.npz"}
     assert one_line_error(config).startswith("config key vector_datasets: value {'mine': 'data/mine.npz'} is not "

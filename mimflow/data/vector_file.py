@@ -1,0 +1,54 @@
+"""The file format of one's own vectors (config key vector_datasets), read and checked with NumPy only.
+
+Planning (mimflow.workflow) checks every planned file with this, without importing torch; the training
+stream (mimflow.data.vectors) reads its arrays through it. The format is in mimflow.data.vectors.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class VectorFileError(ValueError):
+    """A vector dataset file breaks the format; the message is one line naming the file and the array."""
+
+
+def read_vectors(path: str | Path, min_rows: int = 1) -> dict[str, np.ndarray]:
+    """The four arrays of a vector dataset file, checked (one-line VectorFileError naming the bad array)."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise VectorFileError(f"vector dataset {path}: no such file") from None
+    except (ValueError, OSError) as err:
+        raise VectorFileError(f"vector dataset {path}: not a readable .npz file ({err})") from None
+    with archive:
+        missing = [name for name in ARRAYS if name not in archive.files]
+        if missing:
+            raise VectorFileError(f"vector dataset {path}: array(s) {missing} missing; has {sorted(archive.files)}, "
+                                  f"needs {list(ARRAYS)}")
+        arrays = {name: archive[name] for name in ARRAYS}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 2 or x.shape[1] < 1:
+            raise VectorFileError(f"vector dataset {path}: x_{split} has shape {x.shape}; needs (n, d), d >= 1")
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise VectorFileError(f"vector dataset {path}: x_{split} has dtype {x.dtype}; needs real numbers")
+        if not np.isfinite(x).all():
+            raise VectorFileError(f"vector dataset {path}: x_{split} holds {int((~np.isfinite(x)).sum())} "
+                                  "non-finite value(s); needs finite values")
+        if y.shape != (len(x),):
+            raise VectorFileError(f"vector dataset {path}: y_{split} has shape {y.shape}; needs ({len(x)},), one "
+                                  f"label per row of x_{split}")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise VectorFileError(f"vector dataset {path}: y_{split} has dtype {y.dtype}; needs integer labels")
+        if len(x) < min_rows:
+            raise VectorFileError(f"vector dataset {path}: x_{split} has {len(x)} row(s); needs at least {min_rows} "
+                                  "(one batch)")
+    if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
+        raise VectorFileError(f"vector dataset {path}: x_test has {arrays['x_test'].shape[1]} columns, x_train "
+                              f"{arrays['x_train'].shape[1]}; needs the same")
+    return arrays
