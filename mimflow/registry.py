@@ -81,6 +81,10 @@ class Objective:
     loss(terms, beta, **settings) maps the terms of one forward path (mimflow.lowdim.model.PathTerms) and the
     scheduled beta to a per-sample loss (callers average over the batch). `settings` are the objective's own
     config values with their defaults (config key objective_settings); they reach the loss as keywords.
+    An objective that draws random numbers sets draws=True and receives the keyword `generator`: the run's
+    own streams, a list of one torch.Generator per stacked run (a run alone is a stack of one; terms have
+    shape (runs, n)). Drawing with mimflow.lowdim.model.standard_normal(shape, generator) takes each run's
+    slice from its own generator, so a run's numbers do not depend on the runs it trains beside.
     """
 
     name: str
@@ -90,6 +94,7 @@ class Objective:
     sampling_path: bool = False  # adds MIM's decoder path with z ~ P(z), once beta >= 1
     autoencoder: bool = False  # delta encoder and beta = 0
     beta_switch: str | None = None  # the fidelity switch that sets this objective's beta schedule, if any
+    draws: bool = False  # the loss takes generator= (the run's own random stream)
     settings: Mapping[str, SettingValue] = field(default_factory=dict)
     description: str = ""
 

@@ -56,6 +56,13 @@ def build_model(cfg: LowdimRunConfig, x_dim: int) -> LowdimModel:
     ))
 
 
+def objective_loss(obj: Objective, terms, beta: float, cfg: LowdimRunConfig, generator: Generators) -> torch.Tensor:
+    """The objective's loss of one path, averaged over the batch (last axis); an objective that draws gets the
+    runs' own generators."""
+    draw = {"generator": generator} if obj.draws else {}
+    return obj.loss(terms, beta, **cfg.objective_settings, **draw).mean(-1)
+
+
 @torch.no_grad()
 def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Objective, cfg: LowdimRunConfig,
               generator: Generators) -> torch.Tensor:
@@ -65,10 +72,11 @@ def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Obj
     batch means; the sampling path uses as many prior draws as there are test points.
     """
     beta = beta_schedule(1, 1, obj.autoencoder)
-    loss = obj.loss(encoder_path(model, x, generator), beta, **cfg.objective_settings).mean(-1)
+    loss = objective_loss(obj, encoder_path(model, x, generator), beta, cfg, generator)
     if obj.sampling_path:
         z_obs = standard_normal((*x.shape[:-1], cfg.z_dim), generator).to(x.device)
-        loss = (loss + obj.loss(decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta, **cfg.objective_settings).mean(-1)) / 2
+        loss = (loss + objective_loss(obj, decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta, cfg,
+                                      generator)) / 2
     return loss
 
 
@@ -155,13 +163,14 @@ def _train_stack(members: list[_Member], source: LowdimSource, model_config: Low
         first_failure: list[tuple[str, float] | None] = [None] * len(members)
         for batch in x_train.split(cfg.batch_size, dim=1):
             optimizer.zero_grad(set_to_none=True)
-            loss = obj.loss(encoder_path(model, batch, generators), beta, **cfg.objective_settings).mean(-1)
+            loss = objective_loss(obj, encoder_path(model, batch, generators), beta, cfg, generators)
             _note_non_finite(loss, "encoder-path", first_failure)
             loss.sum().backward()  # runs share no weights: each run's gradient is that of its own loss
             totals += loss.detach().double()
             if use_sampling_path:
                 z_obs = standard_normal((len(members), cfg.batch_size, cfg.z_dim), generators).to(device)
-                loss = obj.loss(decoder_path(model, z_obs, generators, cfg.mim_decoder_qx), beta, **cfg.objective_settings).mean(-1)
+                loss = objective_loss(obj, decoder_path(model, z_obs, generators, cfg.mim_decoder_qx), beta, cfg,
+                                      generators)
                 _note_non_finite(loss, "decoder-path", first_failure)
                 (beta * loss).sum().backward()
                 totals += loss.detach().double()

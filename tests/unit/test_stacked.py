@@ -176,3 +176,30 @@ def test_a_non_finite_test_loss_under_raise_fails_only_that_run(monkeypatch):
     assert str(outcomes[1].error) == "non-finite test_loss (nan) at epoch 2"
     assert_same_run(outcomes[0].result, alone[0])
     assert_same_run(outcomes[2].result, alone[2])
+
+
+def test_an_objective_that_draws_gets_its_runs_own_stream():
+    """A registered objective with draws=True receives the runs' generators; drawing through standard_normal,
+    each seed trains in a stack exactly as alone (with torch's global generator it would not)."""
+    from mimflow.lowdim.model import standard_normal
+    from mimflow.objectives.vae import vae_loss
+    from mimflow.registry import OBJECTIVES, register_objective
+
+    seen = []
+
+    def noisy_vae(t, beta, generator, weight=0.5):
+        seen.append(type(generator).__name__)
+        noise = standard_normal(t.log_p_z.shape, generator).to(t.log_p_z.device)  # (S, n): a row per stacked run
+        return vae_loss(t, beta) + weight * noise * (t.log_q_z_given_x - t.log_p_z)
+
+    register_objective("noisy-vae", noisy_vae, draws=True, settings={"weight": 0.5})
+    try:
+        together = train_lowdim_runs(cfgs("noisy-vae", [3, 1, 2], objective_settings={"weight": 0.5}))
+        for outcome in together:
+            _, alone = train_lowdim(outcome.cfg)
+            assert_same_run(outcome.result, alone)
+        _, vae_alone = train_lowdim(cfgs("vae", [1])[0])
+        assert [r.train_loss for r in vae_alone.history] != [r.train_loss for r in together[1].result.history]
+    finally:
+        OBJECTIVES.unregister("noisy-vae")
+    assert set(seen) == {"list"}  # a run alone is a stack of one: always one generator per stacked run
