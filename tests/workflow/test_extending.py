@@ -69,3 +69,24 @@ def test_the_documented_example_runs_through_the_protocol(tmp_path):
     assert not (workdir / "results/tables/fidelity_scorecard.csv").exists()
     # nothing is stale afterwards
     assert pending_outputs(workdir, *commands[1][1:]) == {}
+
+
+@pytest.mark.workflow
+def test_a_nan_in_the_vector_file_stops_the_dry_run_in_one_line(tmp_path):
+    """The documented example's config with a NaN in its vector file: `snakemake -n` fails before any job,
+    with one line naming the config key, the file and the array, and no traceback."""
+    import numpy as np
+
+    workdir = copy_workflow(tmp_path / "example")
+    rng = np.random.default_rng(0)
+    x_train = rng.normal(size=(300, 2))
+    x_train[7, 1] = np.nan
+    (workdir / "resources/own").mkdir(parents=True)
+    np.savez(workdir / "resources/own/moons.npz", x_train=x_train, y_train=rng.integers(0, 2, 300),
+             x_test=rng.normal(size=(200, 2)), y_test=rng.integers(0, 2, 200))
+    proc = snakemake(workdir, "-n", "--cores", "1", "--configfile=docs/examples/extending.yaml", check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("mimflow:")]
+    assert lines == ["mimflow: config key vector_datasets.moons.path: vector dataset resources/own/moons.npz: "
+                     "x_train holds 1 non-finite value(s); needs finite values"], proc.stderr
