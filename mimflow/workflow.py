@@ -236,7 +236,9 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
 def _check_vector_files(config: dict[str, Any]) -> None:
     """Load and check every file of one's own vectors that a planned experiment trains on, at planning, so a
     bad file (a NaN, a label array of the wrong length, fewer rows than a batch) stops Snakemake before any
-    job with one line naming the config key, instead of failing the training jobs one by one."""
+    job with one line naming the config key, instead of failing the training jobs one by one. A file not yet
+    there is left to Snakemake: a rule may make it, and a missing input stops the DAG before any job anyway,
+    while listing rules or targets needs no data."""
     from .data.vector_file import VectorFileError, read_vectors
 
     entries = config.get("vector_datasets", {})
@@ -248,6 +250,8 @@ def _check_vector_files(config: dict[str, Any]) -> None:
             if dataset not in entries or (dataset, batch_size) in checked:
                 continue
             checked.add((dataset, batch_size))
+            if not Path(entries[dataset]["path"]).exists():
+                continue
             try:
                 read_vectors(entries[dataset]["path"], min_rows=batch_size)
             except VectorFileError as err:

@@ -90,3 +90,17 @@ def test_a_nan_in_the_vector_file_stops_the_dry_run_in_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.startswith("mimflow:")]
     assert lines == ["mimflow: config key vector_datasets.moons.path: vector dataset resources/own/moons.npz: "
                      "x_train holds 1 non-finite value(s); needs finite values"], proc.stderr
+
+
+@pytest.mark.workflow
+def test_a_vector_file_not_yet_made_is_left_to_snakemake(tmp_path):
+    """Before the documented `python docs/examples/make_moons.py` step: listing rules needs no data and works;
+    the dry run stops before any job with Snakemake's missing-input error naming the file."""
+    workdir = copy_workflow(tmp_path / "example")
+    assert not (workdir / "resources/own/moons.npz").exists()
+    listed = snakemake(workdir, "--list-rules", "--configfile=docs/examples/extending.yaml").stdout.split()
+    assert "train_lowdim" in listed
+    proc = snakemake(workdir, "-n", "--cores", "1", "--configfile=docs/examples/extending.yaml", check=False)
+    assert proc.returncode != 0
+    assert "Missing input files for rule train_lowdim" in proc.stdout + proc.stderr
+    assert "resources/own/moons.npz" in proc.stdout + proc.stderr
