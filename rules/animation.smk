@@ -13,6 +13,7 @@ rule animation_gif:
             labels={"experiment": "{experiment}", "dataset": "{dataset}", "model": "{model}"},
         ),
     params:
+        code=stage_code("animation_gif"),  # the source its job runs
         plots=plot_settings("animation_dpi", "animation_fps", "run_points", "run_show_points", "run_ksg_points"),
         density_plane=config["fidelity"]["density_plane"],
     log:
@@ -35,6 +36,7 @@ rule animation_side_by_side:
             labels={"experiment": "{experiment}", "dataset": "all", "model": "{panels}"},
         ),
     params:
+        code=stage_code("animation_side_by_side"),  # the source its job runs
         fps=config["plots"]["animation_fps"],
     log:
         job_log("animation_side_by_side", "{experiment}/{panels}"),

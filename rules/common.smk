@@ -2,6 +2,10 @@
 import sys
 from pathlib import Path
 
+from snakemake_interface_executor_plugins.settings import ExecMode
+
+from mimflow.core.retrain import announce_forced_training
+from mimflow.sources import stage_code
 from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, PUBLISHED_EXPERIMENTS, alternatives
 from mimflow.workflow import (
     ANIMATION_GIF,
@@ -99,6 +103,12 @@ def lowdim_rule_variants():
 
 
 LOWDIM_RULE_VARIANTS = lowdim_rule_variants()
+TRAINING_RULES = [f"train_lowdim{suffix}" for suffix, _, _ in LOWDIM_RULE_VARIANTS] + ["train_image"]
+
+# --forcerun of a training rule, or --forceall, retrains (mimflow.core.retrain): only the planning process
+# knows it was forced, and tells the jobs through the environment.
+if workflow.exec_mode == ExecMode.DEFAULT and getattr(workflow, "dag_settings", None) is not None:
+    announce_forced_training(workflow.dag_settings.forceall, workflow.dag_settings.forcerun, TRAINING_RULES)
 
 
 def lowdim_run_files(seeds, filename):

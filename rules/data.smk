@@ -30,6 +30,7 @@ rule build_dynamic_mnist_like:
     output:
         DATASET_FILE.replace("{dataset}", "{image_dataset}"),
     params:
+        code=stage_code("build_dynamic_mnist_like"),  # the source its job runs
         n_validation=config["data"]["mnist_validation"],
         binarize_seed=config["data"]["binarize_seed"],
     log:
@@ -49,6 +50,7 @@ rule build_omniglot:
     output:
         DATASET_FILE.format(dataset="omniglot"),
     params:
+        code=stage_code("build_omniglot"),  # the source its job runs
         n_validation=config["data"]["omniglot_validation"],
         binarize_seed=config["data"]["binarize_seed"],
         shuffle_seed=config["data"]["omniglot_shuffle_seed"],
@@ -65,6 +67,7 @@ rule build_mnist5k:
     output:
         DATASET_FILE.format(dataset="mnist5k"),
     params:
+        code=stage_code("build_mnist5k"),  # the source its job runs
         split=config["data"]["mnist5k"],
         binarize_seed=config["data"]["binarize_seed"],
     log:
@@ -84,6 +87,7 @@ rule build_pca_dataset:
     log:
         job_log("build_pca_dataset", "pca-fashion-mnist{k}-{fit}"),
     params:
+        code=stage_code("build_pca_dataset"),  # the source its job runs
         # fidelity switches the built file records; changing one rebuilds it
         pca_sign=config["fidelity"]["pca_sign"],
         affine_geometry=config["fidelity"]["affine_geometry"],

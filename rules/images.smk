@@ -11,6 +11,7 @@ rule train_image:
         log_csv=f"{IMAGE_RUN_DIR}/train_log.csv",
         provenance=f"{IMAGE_RUN_DIR}/provenance.json",
     params:
+        code=stage_code("train_image"),  # the source its job runs
         settings=image_settings,
         # Written every epoch beside the outputs (never deleted by Snakemake): a killed job resumes.
         resume=f"{IMAGE_RUN_DIR}/resume.pt",
@@ -41,6 +42,7 @@ rule evaluate_image:
         nll=f"{IMAGE_RUN_DIR}/test_nll.npy",
         provenance=f"{IMAGE_RUN_DIR}/eval_provenance.json",
     params:
+        code=stage_code("evaluate_image"),  # the source its job runs
         evaluation=config["images"]["evaluation"],
         device=config["images"]["device"],
     log:
@@ -99,6 +101,7 @@ rule image_figures:
             labels=IMAGE_LABELS,
         ),
     params:
+        code=stage_code("image_figures"),  # the source its job runs
         figure_images=config["images"]["evaluation"]["figure_images"],
         device=config["images"]["device"],
     log:
@@ -128,6 +131,8 @@ rule nll_histogram:
             subcategory="{dataset}: test NLL histogram",
             labels=IMAGE_LABELS,
         ),
+    params:
+        code=stage_code("nll_histogram"),  # the source its job runs
     log:
         job_log("nll_histogram", IMAGE_RUN_NAME),
     conda:
@@ -147,6 +152,8 @@ rule pseudoinput_figure:
             subcategory="{dataset}: pseudo-inputs",
             labels=IMAGE_LABELS,
         ),
+    params:
+        code=stage_code("pseudoinput_figure"),  # the source its job runs
     log:
         job_log("pseudoinput_figure", IMAGE_RUN_NAME),
     group:
@@ -167,6 +174,8 @@ rule image_table:
                     labels={"table": "image runs"}),
         summary=report(SUMMARY_TABLE.format(experiment="images"), caption="../report/image_table.rst",
                        category="Tables", labels={"table": "image runs, mean and std over seeds"}),
+    params:
+        code=stage_code("image_table"),  # the source its job runs
     log:
         job_log("image_table", "images"),
     conda:

@@ -21,6 +21,7 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
             provenance=lowdim_run_files(seeds, "provenance.json"),
             epoch_states=lowdim_run_files(seeds, "epoch_states.pt"),
         params:
+            code=stage_code("train_lowdim"),  # the source its job runs
             settings=group_settings,
             seeds=job_seeds,
             record_epochs=lambda wc: "animation" in experiment_figures(wc.experiment),
@@ -56,6 +57,7 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
             metrics=lowdim_run_files(seeds, "metrics.json"),
             provenance=lowdim_run_files(seeds, "eval_provenance.json"),
         params:
+            code=stage_code("evaluate_lowdim"),  # the source its job runs
             evaluation=config["evaluation"],
         log:
             job_log("evaluate_lowdim", GROUP_NAME if seeds is not None else RUN_NAME),
@@ -83,6 +85,7 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
                                               "{experiment}: reconstructions"),
             grid=run_figure_outputs(seeds, "grid.png", "../report/grid.rst", "{experiment}: model samples"),
         params:
+            code=stage_code("run_figures"),  # the source its job runs
             plots=plot_settings("run_dpi", "run_points", "run_show_points", "run_ksg_points"),
             density_plane=config["fidelity"]["density_plane"],
         log:
@@ -103,6 +106,8 @@ rule experiment_table:
     output:
         runs=TABLE,
         summary=SUMMARY_TABLE,
+    params:
+        code=stage_code("experiment_table"),  # the source its job runs
     log:
         job_log("experiment_table", "{experiment}"),
     conda:
@@ -124,6 +129,7 @@ rule stats_figure:
             labels={"experiment": "{experiment}", "metric": "{metric}"},
         ),
     params:
+        code=stage_code("stats_figure"),  # the source its job runs
         dpi=config["plots"]["stats_dpi"],
     log:
         job_log("stats_figure", "{experiment}/{metric}"),

@@ -22,6 +22,7 @@ rule fidelity_scorecard:
             labels={"table": "fidelity scorecard"},
         ),
     params:
+        code=stage_code("fidelity_scorecard"),  # the source its job runs
         experiments=SCORECARD_EXPERIMENTS,
         variants=SCORECARD_VARIANTS,
     log:

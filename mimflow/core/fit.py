@@ -100,10 +100,14 @@ class RunTracker:
         self.start = 1  # the next epoch to train
         self.finished = False
 
-    def restore(self, epochs: int) -> dict | None:
-        """The resume state (model, optimizer, generator, ...) when one matches the settings, else None.
-        The caller loads the model, optimizer and generator parts; history and selection are taken here."""
+    def restore(self, epochs: int, reuse_finished: bool = True) -> dict | None:
+        """The resume state (model, optimizer, generator, ...) when one matches the settings, else None (also
+        for a finished one when reuse_finished is False). The caller loads the model, optimizer and generator
+        parts; history and selection are taken here."""
         state = _resume_state(self.resume_path, self.settings)
+        if state is not None and state["finished"] and not reuse_finished:
+            log.info("%s: finished, retraining afresh as asked", self.resume_path)
+            return None
         if state is not None:
             self.result = FitResult(state["best_epoch"], state["best_loss"], state["best_state"],
                                     [self.record_type(**r) for r in state["history"]], state["stopped_early"],

@@ -71,9 +71,12 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 
 def provenance_record(settings: dict[str, Any], started: str, inputs: dict[str, str] | None = None,
-                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                      extra: dict[str, Any] | None = None, source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`code` is the checkout's commit (dirty: tracked files edited); `source` (mimflow.core.source_code) the
+    files this job ran, each with its sha256, naming those modified or untracked, plugin files included."""
     record = {
         "code": git_state(),
+        **({"source": source} if source is not None else {}),
         "settings": settings,
         "settings_hash": settings_hash(settings),
         "packages": package_versions(),

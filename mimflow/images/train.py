@@ -43,9 +43,10 @@ def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, dev
 def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | None = None,
                 resume_path: Path | None = None,
                 on_epoch: Callable[[HVAE2Level, ImageEpochRecord], None] | None = None,
+                resume_key: dict | None = None,
                 ) -> tuple[HVAE2Level, FitResult]:
     """Train one run at its precision; returns the model loaded with its best checkpoint (in eval mode), and
-    the history."""
+    the history. A resume checkpoint is used only when it matches the settings plus resume_key (the code)."""
     device = device or resolve_device("auto")
     torch.manual_seed(cfg.seed)  # weight initialisation (and, on CUDA, the model-side noise)
     model = build_image_model(cfg)
@@ -76,7 +77,8 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
 
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
     with numerics(cfg.image_precision, device):
-        result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, cfg.to_dict(), ImageEpochRecord,
+        result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, {**cfg.to_dict(), **(resume_key or {})},
+                     ImageEpochRecord,
                      resume_path, on_epoch, loss_field="val_loss", non_finite="stop")
     model.eval()
     return model, result

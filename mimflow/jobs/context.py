@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from ..core.joblog import job_logger
@@ -25,12 +26,15 @@ class JobContext:
     config: dict = field(default_factory=dict)
     threads: int = 1
     log_file: str | None = None
+    stage: str | None = None  # the job function's name, which is its workflow script's (source tracking)
+    scripts_dir: str | None = None
     log: logging.Logger = field(default=None, repr=False)  # set by setup()
 
     @classmethod
-    def from_snakemake(cls, sm: Any) -> "JobContext":
+    def from_snakemake(cls, sm: Any, stage: str | None = None) -> "JobContext":
         return cls(rule=sm.rule, input=sm.input, output=sm.output, params=sm.params, wildcards=sm.wildcards,
-                   config=sm.config, threads=sm.threads, log_file=sm.log[0] if len(sm.log) else None)
+                   config=sm.config, threads=sm.threads, log_file=sm.log[0] if len(sm.log) else None,
+                   stage=stage, scripts_dir=getattr(sm, "scriptdir", None))
 
     def setup(self) -> "JobContext":
         """Registries as at planning (the config's plugins and vector datasets), the log, torch's threads."""
@@ -41,6 +45,39 @@ class JobContext:
             torch.set_num_threads(self.threads)
         return self
 
+    def source(self):
+        """The source files this job runs (mimflow.sources), read now; None for a job built without a stage.
+        Their hash is what the rule's `code` param carried at planning; a difference is logged (the code
+        changed while the job waited) and the job's records give the hash of what ran."""
+        if self.stage is None:
+            return None
+        from ..sources import SCRIPTS_DIR, stage_source
+
+        wildcards = dict(self.wildcards.items()) if self.wildcards is not None else {}
+        source = stage_source(self.stage, wildcards, Path(self.scripts_dir) if self.scripts_dir else SCRIPTS_DIR)
+        planned = getattr(self.params, "code", None) if self.params is not None else None
+        if planned is not None and planned != source.sha256:
+            self.log.warning("the source of this job changed after planning (planned %s, running %s); its "
+                             "records name what ran", planned[:12], source.sha256[:12])
+        return source
+
+    def retrain(self) -> str:
+        """Why this training job ignores a finished resume.pt ("" when it does not): config `retrain`, or the
+        planning process's --forcerun of this rule or --forceall (mimflow.core.retrain)."""
+        from ..core.retrain import ALL, forced_training_rules
+
+        if self.config.get("retrain"):
+            return "config retrain=true"
+        forced = forced_training_rules()
+        if ALL in forced:
+            return "--forceall"
+        return f"--forcerun {self.rule}" if self.rule in forced else ""
+
+    def source_record(self) -> dict | None:
+        """For provenance.json: the source this job runs (hash, files with their sha256, what git lacks)."""
+        source = self.source()
+        return source.record() if source is not None else None
+
     def claim_device(self, requested: str, key: str = "images.device"):
         """The job's device (a GPU slot held until the job ends); one line and exit when CUDA is unusable."""
         from ..core.device import claim_job_device_or_exit
@@ -50,4 +87,4 @@ class JobContext:
 
 def run(sm: Any, job: Callable[[JobContext], None]) -> None:
     """Run one rule's job function in the context Snakemake gives the script (`snakemake`)."""
-    job(JobContext.from_snakemake(sm).setup())
+    job(JobContext.from_snakemake(sm, stage=job.__name__).setup())

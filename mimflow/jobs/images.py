@@ -25,6 +25,7 @@ def train_image(job: JobContext) -> None:
     cfg = ImageRunConfig.from_dict(dict(job.params.settings))
     device = job.claim_device(job.params.device).device  # ends the job in one line if CUDA is unusable
     resume = Path(job.params.resume)
+    source = job.source()
     log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
 
     def log_epoch(model, r):
@@ -32,7 +33,8 @@ def train_image(job: JobContext) -> None:
                  r.wall_time_s)
 
     try:
-        model, result = train(cfg, load_image_data(job.input.data, cfg.max_train_images), device, resume, log_epoch)
+        model, result = train(cfg, load_image_data(job.input.data, cfg.max_train_images), device, resume, log_epoch,
+                              resume_key={"code": source.sha256} if source else None)
     except Exception:
         log.exception("training failed")
         raise
@@ -40,7 +42,8 @@ def train_image(job: JobContext) -> None:
     write_csv_atomic(result.history, output.log_csv)
     write_json_atomic(provenance_record(cfg.to_dict(), started, inputs={"data": job.input.data}, extra={
         "rule": "train_image", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
-        "epochs_run": len(result.history), "stopped_early": result.stopped_early}), output.provenance)
+        "epochs_run": len(result.history), "stopped_early": result.stopped_early},
+        source=source.record() if source else None), output.provenance)
     resume.unlink(missing_ok=True)
     log.info("best epoch %d validation loss %.4f", result.best_epoch, result.best_loss)
 
@@ -65,7 +68,8 @@ def evaluate_image(job: JobContext) -> None:
     write_json_atomic(metrics, job.output.metrics)
     write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
                                         inputs={"model.pt": job.input.model, "data": job.input.data},
-                                        extra={"rule": "evaluate_image"}), job.output.provenance)
+                                        extra={"rule": "evaluate_image"}, source=job.source_record()),
+                      job.output.provenance)
     job.log.info("metrics %s", metrics)
 
 

@@ -27,7 +27,6 @@ def train_lowdim(job: JobContext) -> None:
     """
     from ..core.checkpoint import save_checkpoint
     from ..core.failures import RunFailure, clear_failure, failed_checkpoint
-    from ..core.provenance import code_fingerprint
     from ..lowdim.data import lowdim_source
     from ..lowdim.train import save_epoch_states, train_lowdim_runs
 
@@ -51,13 +50,19 @@ def train_lowdim(job: JobContext) -> None:
     # where the built dataset's raw files came from (package, local_dir or mirror), for provenance.json
     source_data = getattr(source, "data", None)  # PCA and vector sources keep their file's dict
     data_sources = source_data.get("raw_sources") if isinstance(source_data, dict) else None
+    code = job.source()
+    retrain = job.retrain()
+    if retrain:
+        log.info("retraining: a finished resume.pt does not stand for its run (%s)", retrain)
     outcomes = train_lowdim_runs(cfgs, source, resumes, on_epoch=log_epoch, record_states=params.record_epochs,
-                                 device=device, resume_key={"code": code_fingerprint()})
+                                 device=device, resume_key={"code": code.sha256} if code else None,
+                                 reuse_finished=not retrain)
 
     def write_provenance(index: int, cfg: LowdimRunConfig, **fields) -> None:
         write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(job.input.items()), extra={
             "rule": job.rule, "trained_with_seeds": seeds, "device": str(device),
-            **({"data_sources": data_sources} if data_sources else {}), **fields}), output.provenance[index])
+            **({"data_sources": data_sources} if data_sources else {}), **fields},
+            source=code.record() if code else None), output.provenance[index])
 
     failed = FailedRuns(job.config.get("failed_runs", "stop"), log)
     for index, outcome in enumerate(outcomes):
@@ -82,7 +87,8 @@ def train_lowdim(job: JobContext) -> None:
                          epochs_run=len(result.history), stopped_early=result.stopped_early)
         clear_failure(folder)
         log.info("seed %d: best epoch %d loss %.5g after %d epochs%s", cfg.seed, result.best_epoch, result.best_loss,
-                 len(result.history), " (kept from its finished resume.pt, not retrained)" if outcome.restored else "")
+                 len(result.history), " (kept from its finished resume.pt, not retrained: same settings and code; "
+                 f"to retrain, rerun with --forcerun {job.rule} or --config retrain=true)" if outcome.restored else "")
     failed.finish()
 
 
@@ -95,6 +101,7 @@ def evaluate_lowdim(job: JobContext) -> None:
     log = job.log
     ev = EvaluationConfig.from_dict(dict(job.params.evaluation))
     source = None  # the runs of one job share their data; a PCA file is loaded once
+    source_record = job.source_record()
     for model_path, metrics_path, provenance_path in zip(job.input.model, job.output.metrics, job.output.provenance):
         started = now()
 
@@ -117,8 +124,8 @@ def evaluate_lowdim(job: JobContext) -> None:
         metrics["loss"] = state["best_loss"]
         write_json_atomic(metrics, metrics_path)
         write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
-                                            inputs={"model.pt": model_path}, extra={"rule": job.rule}),
-                          provenance_path)
+                                            inputs={"model.pt": model_path}, extra={"rule": job.rule},
+                                            source=source_record), provenance_path)
         log.info("seed %d metrics %s", cfg.seed, metrics)
 
 

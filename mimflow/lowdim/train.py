@@ -223,6 +223,7 @@ def train_lowdim_runs(
     record_states: bool = False,
     device: torch.device | str = "cpu",
     resume_key: dict | None = None,
+    reuse_finished: bool = True,
 ) -> list[RunOutcome]:
     """Train runs that differ only in their seed as one stack; one outcome per run, in the given order.
 
@@ -232,7 +233,8 @@ def train_lowdim_runs(
     go on. record_states keeps every run's weights after every epoch (animation frames). source defaults to
     the toy stream of the runs' dataset; real-data runs pass their loaded source. A run's resume checkpoint
     (resume_paths) must match its settings plus resume_key (e.g. the code version) to be used; a finished
-    one stands for the run without training.
+    one stands for the run without training, unless reuse_finished is False (a forced retraining), when the
+    run trains afresh and its resume checkpoint is overwritten as it goes.
     """
     check_stackable(cfgs)
     cfg0 = cfgs[0]
@@ -251,7 +253,7 @@ def train_lowdim_runs(
         tracker = RunTracker(stop_rule, {**cfg.to_dict(), **(resume_key or {})}, EpochRecord, resume_path,
                              record_states, loss_field="test_loss", non_finite=cfg.non_finite_test_loss)
         member = _Member(cfg, torch.Generator().manual_seed(cfg.seed), tracker, model_state=initial.state_dict())
-        state = tracker.restore(cfg.epochs)
+        state = tracker.restore(cfg.epochs, reuse_finished)
         if state is not None:
             member.model_state, member.optimizer_state = state["model"], state["optimizer"]
             member.generator.set_state(state["generator"])
