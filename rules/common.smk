@@ -105,10 +105,14 @@ def lowdim_rule_variants():
 LOWDIM_RULE_VARIANTS = lowdim_rule_variants()
 TRAINING_RULES = [f"train_lowdim{suffix}" for suffix, _, _ in LOWDIM_RULE_VARIANTS] + ["train_image"]
 
+
+
 # --forcerun of a training rule, or --forceall, retrains (mimflow.core.retrain): only the planning process
-# knows it was forced, and tells the jobs through the environment.
-if workflow.exec_mode == ExecMode.DEFAULT and getattr(workflow, "dag_settings", None) is not None:
-    announce_forced_training(workflow.dag_settings.forceall, workflow.dag_settings.forcerun, TRAINING_RULES)
+# knows it was forced, and tells the jobs through the environment before it starts any (a job's own
+# process runs no hooks).
+onstart:
+    if workflow.exec_mode == ExecMode.DEFAULT:
+        announce_forced_training(workflow.dag_settings.forceall, workflow.dag_settings.forcerun, TRAINING_RULES)
 
 
 def lowdim_run_files(seeds, filename):

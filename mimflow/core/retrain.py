@@ -1,9 +1,10 @@
 """Forced retraining: the planning process tells training jobs that the user forced them.
 
 Snakemake gives a job no sign that it was forced (--forcerun, --forceall), and a job rerun after a kill or
-a time-out must still resume. So the Snakefile, in the process that plans (never in a job's own process,
-which Snakemake starts with --force), puts the forced training rules in the environment, which local jobs
-inherit and SLURM jobs receive (sbatch --export=ALL). A training job so named does not let a finished
+a time-out must still resume. So the Snakefile's onstart hook, which runs in the process that plans once the DAG
+is built and before any job starts (never in a job's own process, which Snakemake starts with --force and
+--no-hooks), puts the forced training rules in the environment, which local jobs inherit and SLURM jobs
+receive (sbatch --export=ALL). A training job so named does not let a finished
 resume.pt stand for its run; an unfinished one (this retraining, killed) still resumes.
 """
 from __future__ import annotations
