@@ -35,18 +35,6 @@ def git_state(root: Path = CODE_ROOT) -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty}
 
 
-def code_fingerprint(package_root: Path = Path(__file__).resolve().parents[1]) -> str:
-    """A short hash of the mimflow package's source files and the torch version: what a kept training
-    state must match to stand for a rerun (any edit to the code, even uncommitted, changes it)."""
-    import torch
-
-    digest = hashlib.sha256(torch.__version__.encode())
-    for path in sorted(package_root.rglob("*.py")):
-        digest.update(str(path.relative_to(package_root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:

@@ -73,6 +73,13 @@ class JobContext:
             return "--forceall"
         return f"--forcerun {self.rule}" if self.rule in forced else ""
 
+    def resume_key(self, source) -> dict:
+        """What a kept training state must match besides the run's settings: the source the job runs and
+        torch's version (either changed: training starts afresh)."""
+        import torch
+
+        return {"torch": torch.__version__, **({"code": source.sha256} if source is not None else {})}
+
     def source_record(self) -> dict | None:
         """For provenance.json: the source this job runs (hash, files with their sha256, what git lacks)."""
         source = self.source()

@@ -34,7 +34,7 @@ def train_image(job: JobContext) -> None:
 
     try:
         model, result = train(cfg, load_image_data(job.input.data, cfg.max_train_images), device, resume, log_epoch,
-                              resume_key={"code": source.sha256} if source else None)
+                              resume_key=job.resume_key(source))
     except Exception:
         log.exception("training failed")
         raise

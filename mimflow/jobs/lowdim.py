@@ -55,7 +55,7 @@ def train_lowdim(job: JobContext) -> None:
     if retrain:
         log.info("retraining: a finished resume.pt does not stand for its run (%s)", retrain)
     outcomes = train_lowdim_runs(cfgs, source, resumes, on_epoch=log_epoch, record_states=params.record_epochs,
-                                 device=device, resume_key={"code": code.sha256} if code else None,
+                                 device=device, resume_key=job.resume_key(code),
                                  reuse_finished=not retrain)
 
     def write_provenance(index: int, cfg: LowdimRunConfig, **fields) -> None:
