@@ -50,3 +50,6 @@ def alternatives(names) -> str:
     """A regex alternation matching exactly one of `names` (for wildcard constraints)."""
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
+# Seeds of one setting train as one stacked model only when batch_size is a multiple of this (elementwise
+# kernels must split each run's slice as they split it alone; mimflow.lowdim.train, docs/architecture.md).
+STACK_BATCH_MULTIPLE = 32

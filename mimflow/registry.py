@@ -85,6 +85,9 @@ class Objective:
     own streams, a list of one torch.Generator per stacked run (a run alone is a stack of one; terms have
     shape (runs, n)). Drawing with mimflow.lowdim.model.standard_normal(shape, generator) takes each run's
     slice from its own generator, so a run's numbers do not depend on the runs it trains beside.
+    A loss whose value for a sample depends on the other samples of its batch sets batch_terms=True: the
+    per-epoch test loss (which picks the best checkpoint) is then computed batch by batch at the training
+    batch size, as training computes it, instead of in one call over the whole test pass.
     """
 
     name: str
@@ -95,6 +98,7 @@ class Objective:
     autoencoder: bool = False  # delta encoder and beta = 0
     beta_switch: str | None = None  # the fidelity switch that sets this objective's beta schedule, if any
     draws: bool = False  # the loss takes generator= (the run's own random stream)
+    batch_terms: bool = False  # the loss couples the samples of a batch (MMD, a total-correlation estimate)
     settings: Mapping[str, SettingValue] = field(default_factory=dict)
     description: str = ""
 

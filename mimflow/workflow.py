@@ -233,6 +233,22 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
     _check_vector_files(config)
 
 
+def planning_notes(config: dict[str, Any]) -> list[str]:
+    """One line per planned seed-group experiment whose seeds cannot train as one stack (its batch_size is
+    not a multiple of names.STACK_BATCH_MULTIPLE): they train one by one, to the same numbers."""
+    grouped, _ = seed_groups(config)
+    if len(config["seeds"]) < 2:
+        return []
+    notes = []
+    for name in (name for name in grouped if name in config["run_experiments"]):
+        batch_size = int({**config["lowdim_training"], **config["experiments"][name].get("training", {})}["batch_size"])
+        if batch_size % names.STACK_BATCH_MULTIPLE:
+            notes.append(f"mimflow: experiment {name}: batch_size {batch_size} is not a multiple of "
+                         f"{names.STACK_BATCH_MULTIPLE}, so its {len(config['seeds'])} seeds train one by one in "
+                         "their group job (the same numbers, more time; docs/architecture.md)")
+    return notes
+
+
 def _check_vector_files(config: dict[str, Any]) -> None:
     """Load and check every file of one's own vectors that a planned experiment trains on, at planning, so a
     bad file (a NaN, a label array of the wrong length, fewer rows than a batch) stops Snakemake before any

@@ -39,6 +39,7 @@ from mimflow.workflow import (
     image_runs,
     job_benchmark,
     job_log,
+    planning_notes,
     raw_filenames,
     raw_files,
     remote_entry,
@@ -50,6 +51,9 @@ try:
     check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 except ConfigError as err:
     sys.exit(f"mimflow: {err}")
+if workflow.exec_mode == ExecMode.DEFAULT:  # once, in the process that plans
+    for note in planning_notes(config):
+        print(note, file=sys.stderr)
 
 
 # Every wildcard's allowed values, from mimflow.names and the configured experiments.

@@ -5,8 +5,9 @@ The file is a NumPy .npz with four arrays:
   y_train  (n_train,)   int:   their class labels (the KNN accuracy metrics use them)
   x_test   (n_test, d)  float: test vectors, the same d
   y_test   (n_test,)    int
-Every pass (training or test) is the split in a fresh random order, cut to whole batches (drop_last), as the
-PCA data are. The density is unknown, so H_P_x is not reported and the per-run figures draw data points, not
+Every training-time pass (training, and the per-epoch test loss) is the split in a fresh random order, cut
+to whole batches (drop_last), as the PCA data are; the evaluation scores every point of both splits (no
+drop_last: one's own test points all count). The density is unknown, so H_P_x is not reported and the per-run figures draw data points, not
 P(x) contours. mimflow.data.vector_file checks all of this and names the bad array in a one-line error.
 """
 from __future__ import annotations
@@ -55,6 +56,15 @@ class VectorSource:
 
     def test_pass(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return self._pass("test", generator)
+
+    def evaluation_passes(self, generator: torch.Generator):
+        """Every training and every test point, each split in a fresh random order (the evaluation's data)."""
+        passes = []
+        for split in ("train", "test"):
+            x, y = self.data[f"x_{split}"], self.data[f"y_{split}"]
+            order = torch.randperm(len(x), generator=generator)
+            passes.append((x[order], y[order]))
+        return tuple(passes)
 
     def true_log_prob(self, x: torch.Tensor) -> None:
         return None  # unknown for one's own data

@@ -19,6 +19,7 @@ from ..core.metrics import (
     mean_l2_error,
 )
 from ..metrics import METRICS
+from .data import evaluation_passes
 from .model import LowdimModel, encoder_path, normal_log_prob, rsample
 from .settings import EvaluationConfig, LowdimRunConfig
 
@@ -44,9 +45,8 @@ def _mean(t: torch.Tensor) -> float:
 def evaluate_lowdim(model: LowdimModel, source, cfg: LowdimRunConfig, ev: EvaluationConfig,
                     generator: torch.Generator) -> dict[str, float]:
     model.eval()
-    x_train, y_train = source.train_pass(generator)
+    (x_train, y_train), (x, y_test) = evaluation_passes(source, generator)
     train_z = encoder_path(model, x_train, generator).z
-    x, y_test = source.test_pass(generator)
     stored = encoder_path(model, x, generator)
     z, x_recon = stored.z, stored.x_recon
 

@@ -71,11 +71,27 @@ def density_grid(mixture, plane: str = "zero_padded") -> DensityGrid:
 
 
 def data_backdrop(source, n_points: int = 2000) -> DensityGrid:
-    """Up to n_points test vectors (dims 0-1; from a fixed generator) and axes that hold 99% of them."""
+    """Up to n_points test vectors (from a fixed generator) and axes that hold 99% of them: dims 0-1 of 2-D
+    data; for more dims, the points on the first two principal axes of those test vectors."""
     x, _ = source.sample(n_points, torch.Generator().manual_seed(0))
-    shown = x[:, :2].numpy()
+    x = x.numpy().astype(np.float64)
+    centre = axes = None
+    if x.shape[1] > 2:
+        centre, axes = principal_axes(x)
+    backdrop = DensityGrid(None, None, None, centre=centre, axes=axes)
+    shown = backdrop.view(x)
     lim = float(np.quantile(np.abs(shown), 0.99)) * 1.15 or X_LIM
-    return DensityGrid(None, None, None, data_points=shown, lim=lim)
+    return DensityGrid(None, None, None, data_points=shown, lim=lim, centre=centre, axes=axes)
+
+
+def principal_axes(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of x and its first k principal axes as columns (x_dim, k), each signed so that its largest
+    loading is positive (the same picture whatever the SVD's sign)."""
+    centre = x.mean(0)
+    _, _, vt = np.linalg.svd(x - centre, full_matrices=False)
+    axes = vt[:k].T
+    signs = np.sign(axes[np.abs(axes).argmax(0), np.arange(k)])
+    return centre, axes * signs
 
 
 @torch.no_grad()

@@ -27,8 +27,18 @@ class DensityGrid:
     xx: np.ndarray | None
     yy: np.ndarray | None
     density: np.ndarray | None
-    data_points: np.ndarray | None = None
+    data_points: np.ndarray | None = None  # in the panel's coordinates (projected, if there is a projection)
     lim: float = X_LIM
+    # For one's own vectors of more than two dims: x is drawn on the test split's first two principal axes,
+    # (x - centre) @ axes, axes of shape (x_dim, 2); None: the first two dims of x.
+    centre: np.ndarray | None = None
+    axes: np.ndarray | None = None
+
+    def view(self, points: np.ndarray) -> np.ndarray:
+        """Points of x space in the panel's two coordinates."""
+        if self.axes is None:
+            return points[:, :2]
+        return (points - self.centre) @ self.axes
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,10 @@ def _x_panel(ax, density: DensityGrid, points: np.ndarray) -> None:
         ax.contour(density.xx, density.yy, density.density, levels=5, colors="k", linewidths=2, alpha=0.75)
     else:
         ax.plot(density.data_points[:, 0], density.data_points[:, 1], ".", color="0.6", ms=3, alpha=0.5)
-    ax.plot(points[:, 0], points[:, 1], "r.", ms=6, alpha=0.75)
+    shown = density.view(points)
+    ax.plot(shown[:, 0], shown[:, 1], "r.", ms=6, alpha=0.75)
+    if density.axes is not None:
+        ax.set_title("x space: first two principal axes of the test data", fontsize=8)
 
 
 def _z_panel(ax, q_loc: np.ndarray, q_scale: np.ndarray, prior_scale: float) -> None:

@@ -111,7 +111,9 @@ class LowdimModel(nn.Module):
 
 @dataclass
 class PathTerms:
-    """Per-sample log-densities (shape (n,)) of one forward path, named as in the losses."""
+    """Per-sample log-densities of one forward path, named as in the losses: shape (n,) for a run's model;
+    in training, where the seeds of a group train as one stack, (runs, n) with one row per run, and x, z and
+    x_recon are (runs, n, dim)."""
 
     x: torch.Tensor  # the observation the terms are evaluated at
     z: torch.Tensor

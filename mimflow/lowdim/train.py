@@ -15,6 +15,7 @@ import torch
 
 from ..core.fit import FitResult, NonFiniteLossError, RunTracker, StopRule, non_finite_loss_error
 from ..core.io import save_torch_atomic
+from ..names import STACK_BATCH_MULTIPLE
 from .data import LowdimSource, lowdim_source
 from ..objectives import OBJECTIVES, Objective
 from .model import Generators, LowdimModel, LowdimModelConfig, decoder_path, encoder_path, standard_normal
@@ -69,9 +70,23 @@ def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Obj
     """The original's per-epoch test loss at beta = 1 (AE: 0) on one fresh pass; shape (S,) for S stacked runs.
 
     Batches have equal size, so the mean over the whole pass equals the original's mean of
-    batch means; the sampling path uses as many prior draws as there are test points.
+    batch means; the sampling path uses as many prior draws as there are test points. An objective with
+    batch-level terms gets the pass batch by batch at the training batch size (the mean of batch means,
+    each batch's encoder path, then its sampling path, drawn in that order).
     """
     beta = beta_schedule(1, 1, obj.autoencoder)
+    if obj.batch_terms:
+        total = None  # float64 elementwise sums: each run's number is the same in any stack
+        batches = x.split(cfg.batch_size, dim=-2)
+        for batch in batches:
+            loss = _pass_loss(model, batch, obj, cfg, generator, beta).double()
+            total = loss if total is None else total + loss
+        return total / len(batches)
+    return _pass_loss(model, x, obj, cfg, generator, beta)
+
+
+def _pass_loss(model, x: torch.Tensor, obj: Objective, cfg: LowdimRunConfig, generator: Generators,
+               beta: float) -> torch.Tensor:
     loss = objective_loss(obj, encoder_path(model, x, generator), beta, cfg, generator)
     if obj.sampling_path:
         z_obs = standard_normal((*x.shape[:-1], cfg.z_dim), generator).to(x.device)
@@ -83,8 +98,8 @@ def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Obj
 # Elementwise kernels (tanh, exp, ...) compute a vectorised body and a scalar tail that can round differently;
 # a run's slice of a stacked tensor has the vectorised/scalar split it has alone only when every slice starts
 # on a multiple of the widest loop step (2 AVX-512 vectors, 32 floats). Slices hold batch_size x width values,
-# so runs stack when batch_size is a multiple of 32 (the paper's 128 is); otherwise each run trains alone.
-STACK_BATCH_MULTIPLE = 32
+# so runs stack when batch_size is a multiple of STACK_BATCH_MULTIPLE (32; the paper's 128 is); otherwise each
+# run trains alone.
 
 
 @dataclass

@@ -191,3 +191,19 @@ def test_dataset_switches_cannot_be_overridden_per_experiment(config):
     config["experiments"]["bottleneck_fmnist20"]["fidelity"] = {"pca_sign": "sklearn-1.9"}
     message = config_error(config)
     assert "experiments.bottleneck_fmnist20.fidelity.pca_sign" in message and "globally" in message
+
+
+def test_a_batch_size_that_cannot_stack_is_said_at_planning(config):
+    from mimflow.workflow import planning_notes
+
+    check_config(config, SCHEMA_PATH)
+    assert planning_notes(config) == []  # the paper's 128 stacks
+    name = config["run_experiments"][0]
+    config["experiments"][name].setdefault("training", {})["batch_size"] = 120
+    config["seeds"] = [1, 2, 3]
+    check_config(config, SCHEMA_PATH)
+    assert planning_notes(config) == [
+        f"mimflow: experiment {name}: batch_size 120 is not a multiple of 32, so its 3 seeds train one by one in "
+        "their group job (the same numbers, more time; docs/architecture.md)"]
+    config["seeds"] = [1]
+    assert planning_notes(config) == []  # one seed: nothing to stack

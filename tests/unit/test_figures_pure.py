@@ -190,3 +190,32 @@ def test_animation_frames_share_their_points_and_follow_the_states():
     assert not np.array_equal(first.x_recon, third.x_recon)
     reference = run_figure_arrays(tiny_model(), mixture, PLOTS, seed=5).reconstruction
     np.testing.assert_array_equal(first.x_recon, reference.x_recon)
+
+
+def test_vectors_of_more_than_two_dims_are_drawn_on_their_first_principal_axes(tmp_path):
+    """One's own 5-D vectors whose spread lies in dims 3 and 4: the x panel shows the test split on its
+    first two principal axes (found whatever the SVD's sign), not dims 0-1, and the model's points through
+    the same projection."""
+    from mimflow.data.vectors import VectorSource
+    from mimflow.lowdim.figure_data import data_backdrop, principal_axes
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5)) * np.array([0.01, 0.01, 0.01, 3.0, 1.0]) + 2.0
+    arrays = {"x_train": torch.tensor(x, dtype=torch.float32), "y_train": torch.zeros(300, dtype=torch.int64),
+              "x_test": torch.tensor(x, dtype=torch.float32), "y_test": torch.zeros(300, dtype=torch.int64)}
+    backdrop = data_backdrop(VectorSource(arrays, batch_size=100))
+    assert backdrop.axes.shape == (5, 2)
+    np.testing.assert_allclose(np.abs(backdrop.axes[3:, :]), np.eye(2), atol=0.02)  # dims 3 then 4
+    assert (backdrop.axes[np.abs(backdrop.axes).argmax(0), [0, 1]] > 0).all()
+    centre, axes = principal_axes(-x)  # the same data mirrored: the same axes up to the mirror, signs fixed
+    np.testing.assert_allclose(np.abs(axes), np.abs(backdrop.axes), atol=1e-6)
+    assert backdrop.data_points.shape == (300, 2) and abs(backdrop.data_points.mean(0)).max() < 1e-6
+    np.testing.assert_allclose(backdrop.view(x[:3]), (x[:3] - backdrop.centre) @ backdrop.axes)
+    assert 3.0 < backdrop.lim < 12.0  # sized to the projected spread, not to dims 0-1
+    recon = Reconstruction(x_recon=x[:10], q_loc=np.zeros((10, 2)), q_scale=np.ones((10, 2)), mi_ksg=1.0,
+                           x_recon_err=0.5)
+    samples = ModelSamples(x=x[:10], q_loc=np.zeros((10, 2)), q_scale=np.ones((10, 2)))
+    reconstruction, grid = run_figures(RunFigureArrays(backdrop, 1.0, recon, samples), dpi=40, title="5-D")
+    assert reconstruction.axes[0].get_title() == "x space: first two principal axes of the test data"
+    shown = reconstruction.axes[0].lines[-1].get_xydata()
+    np.testing.assert_allclose(shown, backdrop.view(x[:10]), rtol=1e-6)

@@ -4,6 +4,8 @@ Every comparison is bit for bit (torch.equal, ==), never approximate.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -203,3 +205,38 @@ def test_an_objective_that_draws_gets_its_runs_own_stream():
     finally:
         OBJECTIVES.unregister("noisy-vae")
     assert set(seen) == {"list"}  # a run alone is a stack of one: always one generator per stacked run
+
+
+def test_the_mmd_vae_example_batch_terms_and_draws_stack_as_alone():
+    """docs/examples/mmd_vae.py (batch-level MMD, prior draws from the run's stream): a seed stacked with
+    others trains bit for bit as alone, and the per-epoch test loss is the mean of per-batch losses."""
+    import torch
+
+    from mimflow.lowdim.train import test_loss
+    from mimflow.plugins import forget_plugin, load_plugins
+    from mimflow.registry import OBJECTIVES
+
+    plugin = str(Path(__file__).resolve().parents[2] / "docs" / "examples" / "mmd_vae.py")
+    load_plugins([plugin])
+    try:
+        obj = OBJECTIVES["mmd-vae"]
+        assert obj.draws and obj.batch_terms
+        together = train_lowdim_runs(cfgs("mmd-vae", [2, 1], objective_settings={"mmd_weight": 100.0}))
+        for outcome in together:
+            _, alone = train_lowdim(outcome.cfg)
+            assert_same_run(outcome.result, alone)
+        # test loss: batch by batch at the training batch size, each batch's MMD over its own codes
+        cfg = together[0].cfg
+        model = together[0].model
+        x = torch.randn(1, 3 * cfg.batch_size, 2)
+        whole = test_loss(model, x, obj, cfg, [torch.Generator().manual_seed(7)])
+        manual, generator = [], [torch.Generator().manual_seed(7)]
+        for batch in x.split(cfg.batch_size, dim=-2):
+            manual.append(test_loss(model, batch, obj, cfg, generator))
+        assert torch.equal(whole, sum(m for m in manual) / len(manual))
+        # one call over the whole pass would compare 384 codes at once: another number
+        one_call = train_mod._pass_loss(model, x, obj, cfg, [torch.Generator().manual_seed(7)], 1.0)
+        assert not torch.equal(whole, one_call)
+    finally:
+        OBJECTIVES.unregister("mmd-vae")
+        forget_plugin(plugin)
