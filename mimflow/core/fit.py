@@ -74,7 +74,7 @@ def _resume_state(path: Path | None, settings: dict[str, Any]) -> dict | None:
         log.warning("resume checkpoint unusable, training afresh: %s", err)
         return None
     if state.get("settings") != settings:
-        log.warning("resume checkpoint %s was written for other settings: starting afresh", path)
+        log.warning("resume checkpoint %s was written for other settings or code: starting afresh", path)
         return None
     return state
 

@@ -103,6 +103,8 @@ def test_an_edit_plans_exactly_the_jobs_whose_source_it_changes(tmp_path):
     jobs = planned(workdir)
     assert {model for rule, model in jobs if rule.startswith("train_lowdim")} == {"vae"}, jobs
     run_snakemake(workdir, "--cores", "2")
+    vae_log = (workdir / f"results/logs/train_lowdim/{EXPERIMENT}/moons/vae/z2-h20.log").read_text()
+    assert "was written for other settings or code: starting afresh" in vae_log, vae_log  # not re-emitted
 
     # a per-run figure module: the figure jobs only
     edit(workdir / "mimflow/lowdim/figures.py", "\nimport matplotlib", "\n_EDITED = True\nimport matplotlib")
