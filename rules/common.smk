@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake_interface_executor_plugins.settings import ExecMode
 
 from mimflow.core.retrain import announce_forced_training
-from mimflow.sources import stage_code
+from mimflow.sources import stage_code as source_hash_param
 from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, PUBLISHED_EXPERIMENTS, alternatives
 from mimflow.workflow import (
     ANIMATION_GIF,
@@ -54,6 +54,12 @@ except ConfigError as err:
 if workflow.exec_mode == ExecMode.DEFAULT:  # once, in the process that plans
     for note in planning_notes(config):
         print(note, file=sys.stderr)
+
+
+def stage_code(script):
+    """A rule's `code` param: the hash of the source its jobs run (mimflow.sources), for this workflow's
+    script `workflow_scripts/<script>.py`."""
+    return source_hash_param(script, Path(workflow.basedir) / "workflow_scripts")
 
 
 # Every wildcard's allowed values, from mimflow.names and the configured experiments.

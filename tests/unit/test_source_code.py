@@ -104,3 +104,25 @@ def test_the_record_names_each_file_with_its_sha256_and_what_git_lacks(tmp_path)
 @pytest.mark.parametrize("bad", ["mimflow.no_such_module", "numpy"])
 def test_a_name_that_is_no_mimflow_module_has_no_file(bad):
     assert module_file(bad) is None
+
+
+def test_forced_training_reaches_the_jobs_through_the_environment(monkeypatch):
+    """--forcerun of a training rule (or --forceall) as the planning process announces it, and config
+    retrain, are what a training job reads; any other rule forced, or none, retrains nothing."""
+    from mimflow.core.retrain import FORCED_TRAINING_ENV, announce_forced_training
+    from mimflow.jobs.context import JobContext
+
+    monkeypatch.delenv(FORCED_TRAINING_ENV, raising=False)
+    rules = ["train_lowdim", "train_lowdim_one_run", "train_image"]
+    job = JobContext(rule="train_lowdim", input=None, output=None)
+    assert job.retrain() == ""
+    assert announce_forced_training(False, {"run_figures"}, rules) == set() and job.retrain() == ""
+    assert announce_forced_training(False, {"train_lowdim", "stats_figure"}, rules) == {"train_lowdim"}
+    assert job.retrain() == "--forcerun train_lowdim"
+    assert JobContext(rule="train_lowdim_one_run", input=None, output=None).retrain() == ""
+    announce_forced_training(True, set(), rules)
+    assert JobContext(rule="train_image", input=None, output=None).retrain() == "--forceall"
+    announce_forced_training(False, set(), rules)  # a later, unforced invocation clears it
+    assert job.retrain() == ""
+    assert JobContext(rule="train_lowdim", input=None, output=None, config={"retrain": True}).retrain() == \
+        "config retrain=true"
