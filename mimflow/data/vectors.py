@@ -57,14 +57,11 @@ class VectorSource:
     def test_pass(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return self._pass("test", generator)
 
-    def evaluation_passes(self, generator: torch.Generator):
-        """Every training and every test point, each split in a fresh random order (the evaluation's data)."""
-        passes = []
-        for split in ("train", "test"):
-            x, y = self.data[f"x_{split}"], self.data[f"y_{split}"]
-            order = torch.randperm(len(x), generator=generator)
-            passes.append((x[order], y[order]))
-        return tuple(passes)
+    def evaluation_pass(self, split: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every point of a split in a fresh random order (what the evaluation scores)."""
+        x, y = self.data[f"x_{split}"], self.data[f"y_{split}"]
+        order = torch.randperm(len(x), generator=generator)
+        return x[order], y[order]
 
     def true_log_prob(self, x: torch.Tensor) -> None:
         return None  # unknown for one's own data

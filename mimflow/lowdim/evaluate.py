@@ -19,7 +19,7 @@ from ..core.metrics import (
     mean_l2_error,
 )
 from ..metrics import METRICS
-from .data import evaluation_passes
+from .data import evaluation_pass
 from .model import LowdimModel, encoder_path, normal_log_prob, rsample
 from .settings import EvaluationConfig, LowdimRunConfig
 
@@ -45,8 +45,9 @@ def _mean(t: torch.Tensor) -> float:
 def evaluate_lowdim(model: LowdimModel, source, cfg: LowdimRunConfig, ev: EvaluationConfig,
                     generator: torch.Generator) -> dict[str, float]:
     model.eval()
-    (x_train, y_train), (x, y_test) = evaluation_passes(source, generator)
+    x_train, y_train = evaluation_pass(source, "train", generator)
     train_z = encoder_path(model, x_train, generator).z
+    x, y_test = evaluation_pass(source, "test", generator)
     stored = encoder_path(model, x, generator)
     z, x_recon = stored.z, stored.x_recon
 
