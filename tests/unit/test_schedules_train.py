@@ -269,6 +269,34 @@ def test_non_finite_decoder_path_loss_is_named(monkeypatch):
 
 # ---- evaluation ----------------------------------------------------------------------------------
 
+def test_evaluation_draws_in_the_original_order(mim_run):
+    """The original's evaluation: the training pass, the codes of the training points (encoder draws), then
+    the test pass. The draw order fixes every paper dataset's metrics, so it must not move."""
+    cfg, (model, _) = mim_run
+    source = lowdim_source(cfg)
+    calls = []
+
+    class Recording:
+        x_dim = source.x_dim
+
+        def train_pass(self, generator):
+            out = source.train_pass(generator)
+            calls.append(("train", generator.get_state().clone()))
+            return out
+
+        def test_pass(self, generator):
+            calls.append(("test", generator.get_state().clone()))
+            return source.test_pass(generator)
+
+        def true_log_prob(self, x):
+            return source.true_log_prob(x)
+
+    evaluate_lowdim(model, Recording(), cfg, EvaluationConfig(ksg_max_points=200), torch.Generator().manual_seed(0))
+    assert [name for name, _ in calls] == ["train", "test"]
+    # between them: the training points' encoder draws (the generator moved)
+    assert not torch.equal(calls[0][1], calls[1][1])
+
+
 def test_evaluation_is_deterministic_and_consistent(mim_run):
     cfg, (model, _) = mim_run
     source = lowdim_source(cfg)
