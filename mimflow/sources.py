@@ -77,12 +77,16 @@ def stage_source(script: str, wildcards: Mapping[str, Any] | None = None,
 def stage_code(script: str, scripts_dir: Path = SCRIPTS_DIR) -> Callable[[Any], str]:
     """A rule's `code` param: the sha256 of the source its job runs, a function of the job's wildcards
     (computed once per set of files while Snakemake plans)."""
-    digests: dict[tuple, str] = {}
+    by_entries: dict[tuple, str] = {}
+    by_wildcards: dict[tuple, str] = {}  # the registries are fixed while Snakemake plans
 
     def code(wildcards) -> str:
-        entries = _job_entries(script, dict(wildcards.items()))
-        key = (entries, _stop_modules())
-        if key not in digests:
-            digests[key] = stage_source(script, dict(wildcards.items()), scripts_dir).sha256
-        return digests[key]
+        key = tuple(wildcards.get(name) for name in ("model", "objective", "dataset"))
+        if key not in by_wildcards:
+            values = dict(wildcards.items())
+            entries = (_job_entries(script, values), _stop_modules())
+            if entries not in by_entries:
+                by_entries[entries] = stage_source(script, values, scripts_dir).sha256
+            by_wildcards[key] = by_entries[entries]
+        return by_wildcards[key]
     return code

@@ -13,7 +13,6 @@ in provenance.json, not in the hash.
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import hashlib
 import subprocess
@@ -88,8 +87,13 @@ def _imported(node: ast.AST, importer: str | None, is_package: bool) -> set[str]
 
 def imports_of(file: Path) -> set[str]:
     """Every mimflow module a file's import statements load, wherever they stand in it."""
-    name = module_name(file)
-    return _imported(_tree(file), name, file.name == "__init__.py")
+    stat = file.stat()
+    return set(_imports_of(file, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=None)
+def _imports_of(file: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    return frozenset(_imported(_parsed(file, mtime_ns, size), module_name(file), file.name == "__init__.py"))
 
 
 def _function_imports(file: Path, function: str) -> set[str]:
@@ -180,7 +184,7 @@ def code_digest(file: Path) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _code_digest(file: Path, mtime_ns: int, size: int) -> str:
-    tree = copy.deepcopy(_parsed(file, mtime_ns, size))
+    tree = ast.parse(file.read_bytes(), filename=str(file))  # a tree of its own: the docstrings go
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body and \
