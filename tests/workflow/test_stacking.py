@@ -59,6 +59,6 @@ def test_adding_a_seed_trains_only_the_new_seed(tmp_path):
     snakemake(workdir, f"{RUN3}/metrics.json", f"results/runs/{GROUP}/seed5/metrics.json", *args)
     log = (workdir / f"results/logs/train_lowdim/{GROUP}.log").read_text()
     assert "seed 5 epoch 1 " in log and "seed 3 epoch" not in log, log[-3000:]
-    assert "(kept from its finished resume.pt, not retrained)" in log
+    assert "(kept from its finished resume.pt, not retrained: same settings and code" in log
     assert (workdir / RUN3 / "metrics.json").read_bytes() == before
     assert torch.load(workdir / RUN3 / "resume.pt", weights_only=False)["finished"]
