@@ -20,17 +20,18 @@ DOC = REPO / "docs" / "extending.md"
 EXPERIMENT = "extending_example"
 
 
-def documented_commands() -> list[list[str]]:
-    """The shell lines of the block that follows the marker <!-- extending-example-commands -->."""
+def documented_commands(marker: str = "extending-example-commands") -> list[list[str]]:
+    """The shell lines of the block that follows the marker <!-- {marker} -->."""
     text = DOC.read_text()
-    block = re.search(r"<!-- extending-example-commands -->\s*```bash\n(.*?)```", text, re.S)
-    assert block, "docs/extending.md lost its marked command block"
+    block = re.search(rf"<!-- {marker} -->\s*```bash\n(.*?)```", text, re.S)
+    assert block, f"docs/extending.md lost its command block marked {marker}"
     return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
 
 
-def test_the_page_shows_the_example_files_as_they_are():
+@pytest.mark.parametrize("files", [("beta_vae.py", "extending.yaml"), ("mmd_vae.py", "digits.yaml")])
+def test_the_page_shows_the_example_files_as_they_are(files):
     text = DOC.read_text()
-    for name in ("beta_vae.py", "extending.yaml"):
+    for name in files:
         content = (REPO / "docs" / "examples" / name).read_text()
         assert f"```{'python' if name.endswith('.py') else 'yaml'}\n{content}```" in text, name
 
@@ -106,25 +107,11 @@ def test_a_vector_file_not_yet_made_is_left_to_snakemake(tmp_path):
     assert "resources/own/moons.npz" in proc.stdout + proc.stderr
 
 
-def digits_commands() -> list[list[str]]:
-    text = DOC.read_text()
-    block = re.search(r"<!-- digits-example-commands -->\s*```bash\n(.*?)```", text, re.S)
-    assert block, "docs/extending.md lost its marked digits command block"
-    return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
-
-
-def test_the_page_shows_the_second_example_files_as_they_are():
-    text = DOC.read_text()
-    for name in ("mmd_vae.py", "digits.yaml"):
-        content = (REPO / "docs" / "examples" / name).read_text()
-        assert f"```{'python' if name.endswith('.py') else 'yaml'}\n{content}```" in text, name
-
-
 @pytest.mark.workflow
 def test_the_second_example_trains_for_real_on_the_digits(tmp_path):
     """MMD-VAE (batch-level, drawing) beside VAE and MIM on scikit-learn's digits, exactly as documented."""
     workdir = copy_workflow(tmp_path / "digits")
-    commands = digits_commands()
+    commands = documented_commands("digits-example-commands")
     assert [c[0] for c in commands] == ["python", "snakemake"], commands
     subprocess.run([sys.executable, *commands[0][1:]], cwd=workdir, check=True, capture_output=True, text=True)
     snakemake(workdir, *commands[1][1:])
