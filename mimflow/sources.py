@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .core.source_code import PACKAGE, StageSource, module_file, stage_files
+from .core.source_code import PACKAGE, StageSource, stage_files
 from .registry import IMAGE_OBJECTIVES, METRICS, OBJECTIVES, dataset_family
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "workflow_scripts"
