@@ -180,13 +180,18 @@ class HVAE2Level(nn.Module):
             self._prior_components = None
 
     def log_p_z2(self, z2: torch.Tensor) -> torch.Tensor:
-        """log p(z2), shape (B,): N(0, I), or the VampPrior (1/K) sum_k q(z2 | u_k) (via logsumexp)."""
+        """log p(z2), shape (B,): N(0, I), or the VampPrior (1/K) sum_k q(z2 | u_k) (a log-sum-exp)."""
         if self.cfg.prior == "standard":
             return log_normal_standard(full_precision(z2))
         means, logvars = self._prior_components or self.q_z2_params(self.pseudoinputs())  # (K, z2_size) each
         z2, means, logvars = full_precision(z2), full_precision(means), full_precision(logvars)  # bf16 autocast
-        log_components = log_normal_diag(z2.unsqueeze(1), means.unsqueeze(0), logvars.unsqueeze(0))  # (B, K)
-        return torch.logsumexp(log_components, dim=1) - math.log(self.cfg.number_components)
+        log_components = (log_normal_diag(z2.unsqueeze(1), means.unsqueeze(0), logvars.unsqueeze(0))
+                          - math.log(self.cfg.number_components))  # (B, K): log (1/K) q(z2 | u_k)
+        # The original's log-sum-exp, written out: log K off each component first, then shifted by the row's
+        # max, which stays in the graph. torch.logsumexp is the same formula but rounds (and differentiates)
+        # differently: the weights part from the original's after the first step (bench/stream_matched_images.py).
+        peak = log_components.max(dim=1).values
+        return peak + torch.log(torch.exp(log_components - peak.unsqueeze(1)).sum(dim=1))
 
     # -- passes --------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None,
