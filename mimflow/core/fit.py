@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -141,7 +141,7 @@ class RunTracker:
         result.stopped_early = stop
         return stop
 
-    def save(self, epoch: int, epochs: int, model: dict, optimizer: dict, generator: torch.Tensor,
+    def save(self, epoch: int, epochs: int, model: dict, optimizer: dict, generator: Any,
              cuda_rng: Any = None) -> None:
         """Write the resume checkpoint after `epoch` (no-op without a resume path)."""
         if self.resume_path is None:
@@ -171,7 +171,7 @@ class RunTracker:
 def fit(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
+    generators: Mapping[str, torch.Generator],
     run_epoch: Callable[[int], Any],
     epochs: int,
     stop_rule: StopRule,
@@ -186,15 +186,17 @@ def fit(
     """Train one run for up to `epochs` epochs; returns the history with the model loaded at its best state.
 
     `run_epoch` trains one epoch and returns its record: a dataclass with `epoch`, `wall_time_s`
-    (filled in here) and `loss_field`, the validation loss that selects the best checkpoint. Selection,
-    stopping, the non-finite policy and resuming are RunTracker's.
+    (filled in here) and `loss_field`, the validation loss that selects the best checkpoint. `generators`
+    are the run's named random streams: their states go into the resume checkpoint. Selection, stopping,
+    the non-finite policy and resuming are RunTracker's.
     """
     tracker = RunTracker(stop_rule, settings, record_type, resume_path, record_states, loss_field, non_finite)
     state = tracker.restore(epochs)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
+        for name, generator in generators.items():
+            generator.set_state(state["generator"][name])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():  # model-side noise on CUDA
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
@@ -208,7 +210,8 @@ def fit(
         stop = tracker.observe(record, model_state)
         if on_epoch is not None:
             on_epoch(model, record)
-        tracker.save(epoch, epochs, model.state_dict(), optimizer.state_dict(), generator.get_state(),
+        tracker.save(epoch, epochs, model.state_dict(), optimizer.state_dict(),
+                     {name: generator.get_state() for name, generator in generators.items()},
                      torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
         if stop:
             break

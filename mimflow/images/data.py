@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from ..core.io import load_torch
+from ..core.seeds import stream
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,17 @@ def load_image_data(path: str | Path, max_train_images: int = 0) -> ImageData:
 def sampling_generator(generator: torch.Generator, device: torch.device) -> torch.Generator | None:
     """Model-side noise uses the run's CPU generator on CPU (bit-reproducible); on CUDA the seeded global RNG."""
     return generator if device.type == "cpu" else None
+
+
+def training_generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
+    """An image run's training streams, one per purpose, each derived from the run seed (core.seeds): "data"
+    (epoch order, dynamic binarisation), "noise" (the model's draws on CPU) and "pseudo-inputs" (their
+    initial noise). On CUDA the model's draws come from the global CUDA RNG, seeded here from "noise"."""
+    streams = {purpose: stream(seed, name) for purpose, name in
+               (("data", "image-data"), ("noise", "image-noise"), ("pseudo-inputs", "pseudo-inputs"))}
+    if device.type == "cuda":
+        torch.cuda.manual_seed_all(streams["noise"])
+    return {purpose: torch.Generator().manual_seed(value) for purpose, value in streams.items()}
 
 
 def seeded_generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator | None]:

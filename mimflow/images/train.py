@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 
 from ..core.fit import FitResult, StopRule, fit
-from .data import ImageData, sampling_generator
+from .data import ImageData, sampling_generator, training_generators
 from ..core.device import numerics, resolve_device
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
@@ -48,22 +48,22 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
     """Train one run at its precision; returns the model loaded with its best checkpoint (in eval mode), and
     the history. A resume checkpoint is used only when it matches the settings plus resume_key (the code)."""
     device = device or resolve_device("auto")
-    torch.manual_seed(cfg.seed)  # weight initialisation (and, on CUDA, the model-side noise)
+    torch.manual_seed(cfg.seed)  # weight initialisation only
     model = build_image_model(cfg)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generators = training_generators(cfg.seed, device)  # one stream per purpose, none the weights' own
     if cfg.prior == "vampprior" and cfg.use_training_data_init:
-        model.init_pseudoinputs(data.x_train, generator)
+        model.init_pseudoinputs(data.x_train, generators["pseudo-inputs"])
     model.to(device)
-    noise = sampling_generator(generator, device)
+    data_stream, noise = generators["data"], sampling_generator(generators["noise"], device)
     optimizer = AdamNormGrad(model.parameters(), lr=cfg.lr)
 
     def run_epoch(epoch: int) -> ImageEpochRecord:
         beta = min(1.0, epoch / cfg.warmup)
         model.train()
-        order = torch.randperm(len(data.x_train), generator=generator)
+        order = torch.randperm(len(data.x_train), generator=data_stream)
         losses = []  # kept on the device: no host synchronisation per step
         for index in order.split(cfg.batch_size):
-            x = torch.bernoulli(data.x_train[index], generator=generator).to(device, non_blocking=True)
+            x = torch.bernoulli(data.x_train[index], generator=data_stream).to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             loss, _ = image_loss(model, x, cfg.objective, beta, noise, cfg.objective_settings)
             loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
@@ -77,8 +77,8 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
 
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
     with numerics(cfg.image_precision, device):
-        result = fit(model, optimizer, generator, run_epoch, cfg.epochs, stop_rule, {**cfg.to_dict(), **(resume_key or {})},
-                     ImageEpochRecord,
-                     resume_path, on_epoch, loss_field="val_loss", non_finite="stop")
+        result = fit(model, optimizer, generators, run_epoch, cfg.epochs, stop_rule,
+                     {**cfg.to_dict(), **(resume_key or {})}, ImageEpochRecord, resume_path, on_epoch,
+                     loss_field="val_loss", non_finite="stop")
     model.eval()
     return model, result

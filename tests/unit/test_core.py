@@ -104,8 +104,8 @@ def fit_with_losses(losses, stop_rule, tmp_path=None, on_epoch=None, non_finite=
         return Record(epoch, losses[epoch - 1])
 
     resume = tmp_path / "resume.pt" if tmp_path else None
-    result = fit(model, optimizer, torch.Generator(), run_epoch, len(losses), stop_rule, {"k": 1}, Record, resume,
-                 on_epoch, non_finite=non_finite)
+    result = fit(model, optimizer, {"training": torch.Generator()}, run_epoch, len(losses), stop_rule, {"k": 1},
+                 Record, resume, on_epoch, non_finite=non_finite)
     return model, result
 
 
@@ -167,8 +167,8 @@ def test_resume_state_keeps_rng_states_on_the_cpu(tmp_path):
     fit_with_losses([3.0, 2.0], StopRule(1, 1, 5), tmp_path)
     moved = torch.load(tmp_path / "resume.pt", weights_only=False, map_location="meta")
     with pytest.raises((RuntimeError, TypeError)):
-        torch.Generator().set_state(moved["generator"])  # today's failure, reproduced without a GPU
+        torch.Generator().set_state(moved["generator"]["training"])  # today's failure, reproduced without a GPU
     state = _resume_state(tmp_path / "resume.pt", {"k": 1})
-    assert state["generator"].device.type == "cpu"
-    torch.Generator().set_state(state["generator"])
+    assert state["generator"]["training"].device.type == "cpu"
+    torch.Generator().set_state(state["generator"]["training"])
     assert "cuda_rng" in state  # saved (None without CUDA) and restored on CUDA machines
