@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .datasets import register_vector_datasets
+from .registry import register_image_subsets
 
 BUILTIN_MODULES = ("mimflow.objectives", "mimflow.images.objectives", "mimflow.datasets", "mimflow.metrics")
 
@@ -70,6 +71,8 @@ def forget_plugin(module: str) -> None:
 
 
 def configure(config: Mapping[str, Any]) -> None:
-    """Make the registries what a config asks for: the built-ins, its plugins and its vector datasets."""
+    """Make the registries what a config asks for: the built-ins, its plugins, its vector datasets and its
+    image subsets."""
     load_plugins(list(config.get("plugins", [])))
     register_vector_datasets(config.get("vector_datasets", {}))
+    register_image_subsets(config.get("image_subsets", {}))

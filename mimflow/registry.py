@@ -3,7 +3,8 @@ objectives, low-dimensional dataset families and evaluation metrics.
 
 Every name, figure label, colour and allowed config value of an extension comes from its registry entry:
 the config schema's enums, the Snakefile's wildcard constraints, the settings checks and the figures all
-read them here. This module is the bottom layer: it imports nothing of mimflow. The built-in entries
+read them here. This module is the bottom layer: it imports nothing of mimflow but the constants of
+mimflow.names. The built-in entries
 (mimflow.objectives, mimflow.images.objectives, mimflow.datasets, mimflow.metrics) register themselves
 here when imported, and mimflow.plugins loads them and the config's plugins. Importing it (and the
 built-ins) imports no torch, so planning stays fast; an entry's functions import what they need when
@@ -17,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+
+from .names import IMAGE_DATASETS
 
 Entry = TypeVar("Entry")
 
@@ -196,6 +199,55 @@ def dataset_family(dataset: str) -> DatasetFamily:
             return family
     raise ValueError(f"dataset {dataset!r} belongs to no registered family; allowed: "
                      + "; ".join(f"{f.name} ({f.description or f.pattern})" for f in DATASETS.values()))
+
+
+@dataclass(frozen=True)
+class ImageSubset:
+    """A class-stratified subset of a built image dataset, a dataset of its own name (config image_subsets):
+    `train_per_class`, `validation_per_class` and `test_per_class` images of each class, drawn from the
+    parent's own train, validation and test splits by a RandomState(seed) (mimflow.data.subsets)."""
+
+    name: str
+    parent: str
+    train_per_class: int
+    validation_per_class: int
+    test_per_class: int
+    seed: int = 0
+
+    def spec(self) -> dict[str, Any]:
+        return {"parent": self.parent, "train_per_class": self.train_per_class,
+                "validation_per_class": self.validation_per_class, "test_per_class": self.test_per_class,
+                "seed": self.seed}
+
+
+IMAGE_SUBSETS: Registry[ImageSubset] = Registry("image subset")
+
+
+def register_image_subsets(entries: Mapping[str, Mapping[str, Any]]) -> None:
+    """Register each configured subset; its parent must be a built-in image dataset (names.IMAGE_DATASETS)."""
+    for name, entry in entries.items():
+        if name in IMAGE_DATASETS:
+            raise ValueError(f"image subset {name!r} has the name of a built-in image dataset; allowed: another name")
+        if entry.get("parent") not in IMAGE_DATASETS:
+            raise ValueError(f"image subset {name!r}: parent {entry.get('parent')!r} is not allowed; allowed: one of "
+                             f"{', '.join(IMAGE_DATASETS)}")
+        subset = ImageSubset(name=name, **entry)
+        if name in IMAGE_SUBSETS:
+            if IMAGE_SUBSETS[name] != subset:
+                IMAGE_SUBSETS.unregister(name)  # reconfigured (e.g. --config in one process): the new one holds
+            else:
+                continue
+        IMAGE_SUBSETS.register(subset)
+
+
+def image_datasets() -> list[str]:
+    """Every image dataset name: the built-in ones, then the configured subsets."""
+    return [*IMAGE_DATASETS, *IMAGE_SUBSETS.names()]
+
+
+def image_root(dataset: str) -> str:
+    """The built-in image dataset a dataset's images come from (itself, or a subset's parent)."""
+    return IMAGE_SUBSETS[dataset].parent if dataset in IMAGE_SUBSETS else dataset
 
 
 # --- metrics ----------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from typing import Any, Iterator
 import yaml
 
 from . import names
-from .names import IMAGE_DATASETS, alternatives
+from .names import alternatives
 from .plugins import configure
-from .registry import DATASETS, IMAGE_OBJECTIVES, METRICS, OBJECTIVES, dataset_family, image_models
+from .registry import DATASETS, IMAGE_OBJECTIVES, METRICS, OBJECTIVES, dataset_family, image_datasets, image_models
 
 # A seed group: the runs of one experiment, dataset, model and shape, which train as one stack (one job);
 # its name names the group's jobs' logs and benchmarks.
@@ -28,6 +28,7 @@ IMAGE_RUN_NAME = "images/{dataset}/{arch}-{objective}/{prior}/seed{seed}"
 RUN_DIR = f"results/runs/{RUN_NAME}"
 IMAGE_RUN_DIR = f"results/runs/{IMAGE_RUN_NAME}"
 IMAGE_RUN_DIR_BY_MODEL = IMAGE_RUN_DIR.replace("{arch}-{objective}", "{model}")  # tables: one model column
+SHOWCASE_FIGURE = "results/figures/images/{dataset}_showcase.png"  # the seed README's picture of a dataset
 TABLE = "results/tables/{experiment}.csv"
 SUMMARY_TABLE = "results/tables/{experiment}_summary.csv"
 STATS_FIGURE = "results/figures/{experiment}/{metric}.png"
@@ -67,7 +68,7 @@ def wildcard_patterns(config: dict[str, Any]) -> dict[str, str]:
     models = alternatives(OBJECTIVES.names())
     return dict(
         experiment=alternatives(config["experiments"]),
-        dataset="|".join([*(f"(?:{family.pattern})" for family in DATASETS.values()), alternatives(IMAGE_DATASETS)]),
+        dataset="|".join([*(f"(?:{family.pattern})" for family in DATASETS.values()), alternatives(image_datasets())]),
         source=alternatives(DATA_SOURCES),
         arch=alternatives(ARCHS),
         objective=alternatives(IMAGE_OBJECTIVES.names()),
@@ -149,14 +150,16 @@ REGISTRY_MARKERS = {
     "objectives": lambda: OBJECTIVES.names(),
     "image_objectives": lambda: IMAGE_OBJECTIVES.names(),
     "image_models": lambda: image_models(names.ARCHS),
+    "image_datasets": image_datasets,
     "metrics": lambda: METRICS.names(),
 }
 
 
 def fill_schema(node: Any) -> Any:
     """The schema with its markers filled in: `x-names: NAME` becomes the enum of mimflow.names.NAME, and
-    `x-registry: objectives | image_objectives | image_models | metrics | datasets` the registered names
-    (image_models: every decoder with every image objective; datasets: a name pattern)."""
+    `x-registry: objectives | image_objectives | image_models | image_datasets | metrics | datasets` the
+    registered names (image_models: every decoder with every image objective; image_datasets: the built-in
+    ones and the configured subsets; datasets: a name pattern)."""
     if isinstance(node, list):
         return [fill_schema(item) for item in node]
     if not isinstance(node, dict):
@@ -177,12 +180,32 @@ def fill_schema(node: Any) -> Any:
     return node
 
 
-def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Coerce command-line strings, register the config's plugins and vector datasets, validate against the
-    JSON schema (its name lists filled from the registries), then the cross-references; raise ConfigError
-    (one line). The config is updated in place."""
+def _validate(schema: dict[str, Any], config: dict[str, Any]) -> None:
+    """Raise ConfigError (one line) for the most specific place where config breaks the schema."""
     import jsonschema
 
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = min(errors, key=lambda e: -len(e.absolute_path))  # the most specific location
+    for sub in (err.context or []):  # allOf/$ref wrappers: report the inner failure
+        err = sub
+    key = _key_path(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        raise ConfigError(f"config key {key}: unknown key(s) {extra}; allowed: {_allowed(err)}")
+    if err.validator == "propertyNames":
+        bad = [k for k in err.instance if not jsonschema.Draft202012Validator(err.validator_value).is_valid(k)]
+        desc = err.validator_value.get("description", err.message)
+        raise ConfigError(f"config key {key}: name(s) {bad} not allowed; allowed: {desc}")
+    raise ConfigError(f"config key {key}: value {err.instance!r} is not allowed; allowed: {_allowed(err)}")
+
+
+def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
+    """Coerce command-line strings, register the config's plugins, vector datasets and image subsets, validate
+    against the JSON schema (its name lists filled from the registries), then the cross-references; raise
+    ConfigError (one line). The config is updated in place."""
     raw_schema = yaml.safe_load(Path(schema_path).read_text())
     plugins = config.get("plugins", [])
     if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
@@ -195,27 +218,16 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
                                                 for e in entries.values()):
         raise ConfigError(f"config key vector_datasets: value {entries!r} is not allowed; allowed: a mapping of "
                           "dataset name -> {path: an .npz file}")
+    subsets = {"type": "object", "properties": {"image_subsets": fill_schema(raw_schema["properties"]["image_subsets"])}}
+    config.update(coerce_to_schema({"image_subsets": config.get("image_subsets", {})}, subsets))
+    _validate(subsets, config)  # before registration, which reads them
     try:
         configure(config)
     except Exception as err:  # noqa: BLE001 - a plugin may raise anything at import: one line, naming it
-        raise ConfigError(f"config key plugins/vector_datasets: {err}") from None
+        raise ConfigError(f"config key plugins/vector_datasets/image_subsets: {err}") from None
     schema = fill_schema(raw_schema)
     config.update(coerce_to_schema(config, schema))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        err = min(errors, key=lambda e: -len(e.absolute_path))  # the most specific location
-        for sub in (err.context or []):  # allOf/$ref wrappers: report the inner failure
-            err = sub
-        key = _key_path(err.absolute_path)
-        if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            raise ConfigError(f"config key {key}: unknown key(s) {extra}; allowed: {_allowed(err)}")
-        if err.validator == "propertyNames":
-            bad = [k for k in err.instance if not jsonschema.Draft202012Validator(err.validator_value).is_valid(k)]
-            desc = err.validator_value.get("description", err.message)
-            raise ConfigError(f"config key {key}: name(s) {bad} not allowed; allowed: {desc}")
-        raise ConfigError(f"config key {key}: value {err.instance!r} is not allowed; allowed: {_allowed(err)}")
+    _validate(schema, config)
     for name, exp in config["experiments"].items():
         for switch in GLOBAL_ONLY_SWITCHES & set(exp.get("fidelity", {})):
             raise ConfigError(f"config key experiments.{name}.fidelity.{switch}: not allowed per experiment "
@@ -338,7 +350,7 @@ def lowdim_run_settings(config: dict[str, Any], experiment_name: str, dataset: s
 def dataset_file(dataset: str, settings: dict[str, Any] | None = None) -> str | None:
     """The file a dataset's runs read: a built tensor file, one's own vectors, or None (toy data, sampled on
     the fly)."""
-    if dataset in IMAGE_DATASETS:
+    if dataset in image_datasets():
         return DATASET_FILE.format(dataset=dataset)
     return dataset_family(dataset).file(dataset, settings or {})
 
@@ -424,6 +436,15 @@ def image_run_settings(config: dict[str, Any], dataset: str, arch: str, objectiv
         configured = config["images"].get("objective_settings", {}).get(objective, {})
         settings["objective_settings"] = {**declared, **configured}
     return settings
+
+
+def showcase_datasets(config: dict[str, Any]) -> list[str]:
+    """The image datasets whose showcase runs (images.showcase: its models at its prior and seed) are all in
+    the image grid; each gets a showcase figure."""
+    images, showcase = config["images"], config["images"]["showcase"]
+    planned = (set(showcase["rows"]) <= set(images["models"]) and showcase["prior"] in images["priors"]
+               and showcase["seed"] in images["seeds"])
+    return list(images["datasets"]) if planned and showcase["rows"] else []
 
 
 def image_runs(config: dict[str, Any]) -> Iterator[dict[str, Any]]:

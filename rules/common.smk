@@ -7,6 +7,7 @@ from snakemake_interface_executor_plugins.settings import ExecMode
 from mimflow.core.retrain import announce_forced_training
 from mimflow.sources import stage_code as source_hash_param
 from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, PUBLISHED_EXPERIMENTS, alternatives
+from mimflow.registry import IMAGE_SUBSETS
 from mimflow.workflow import (
     ANIMATION_GIF,
     DATASET_FILE,
@@ -23,6 +24,7 @@ from mimflow.workflow import (
     SCORECARD_SUMMARY,
     SCORECARD_TABLE,
     SCORECARD_VARIANT_TABLE,
+    SHOWCASE_FIGURE,
     STATS_FIGURE,
     SUMMARY_TABLE,
     TABLE,
@@ -37,6 +39,7 @@ from mimflow.workflow import (
     seed_groups,
     image_run_settings,
     image_runs,
+    showcase_datasets,
     job_benchmark,
     job_log,
     planning_notes,
@@ -84,8 +87,21 @@ def image_table_inputs(wildcards):
 IMAGE_RUN_FIGURES = ("generations", "real", "reconstructions", "real_recon", "z_embed", "histogram_test")
 
 
+def showcase_inputs(wildcards):
+    """The showcase rows' per-run figures and metrics, numbered by row (rule image_showcase)."""
+    showcase, inputs = config["images"]["showcase"], {}
+    for index, model in enumerate(showcase["rows"]):
+        arch, objective = model.rsplit("-", 1)
+        folder = IMAGE_RUN_DIR.format(dataset=wildcards.dataset, arch=arch, objective=objective,
+                                      prior=showcase["prior"], seed=showcase["seed"])
+        inputs.update({f"{name}_{index}": f"{folder}/{name}.png" for name in ("generations", "real_recon", "z_embed")})
+        inputs[f"metrics_{index}"] = f"{folder}/metrics.json"
+    return inputs
+
+
 def image_targets():
     targets = [SUMMARY_TABLE.format(experiment="images")]
+    targets += [SHOWCASE_FIGURE.format(dataset=dataset) for dataset in showcase_datasets(config)]
     for run in image_runs(config):
         folder = IMAGE_RUN_DIR.format(**run)
         targets += [f"{folder}/{name}.png" for name in IMAGE_RUN_FIGURES]

@@ -78,6 +78,25 @@ rule build_mnist5k:
         "../workflow_scripts/build_mnist5k.py"
 
 
+rule build_image_subset:
+    # A class-stratified subset of a built image dataset (config image_subsets; docs/data.md).
+    input:
+        parent=lambda wc: DATASET_FILE.format(dataset=IMAGE_SUBSETS[wc.image_subset].parent),
+    output:
+        DATASET_FILE.replace("{dataset}", "{image_subset}"),
+    params:
+        code=stage_code("build_image_subset"),  # the source its job runs
+        spec=lambda wc: IMAGE_SUBSETS[wc.image_subset].spec(),
+    log:
+        job_log("build_image_subset", "{image_subset}"),
+    wildcard_constraints:
+        image_subset=alternatives(IMAGE_SUBSETS.names()) or "(?!)",  # no configured subset: matches nothing
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/build_image_subset.py"
+
+
 rule build_pca_dataset:
     input:
         raw=raw_files(config, "fashion_mnist"),

@@ -166,6 +166,27 @@ rule pseudoinput_figure:
         "../workflow_scripts/pseudoinput_figure.py"
 
 
+rule image_showcase:
+    # The seed README's picture of one dataset: the showcase models in rows (images.showcase), each with its
+    # samples, reconstructions and latent t-SNE.
+    input:
+        unpack(showcase_inputs),
+    output:
+        report(SHOWCASE_FIGURE, caption="../report/image_showcase.rst", category="Image runs",
+               subcategory="{dataset}: showcase", labels={"dataset": "{dataset}", "figure": "showcase"}),
+    params:
+        code=stage_code("image_showcase"),  # the source its job runs
+        rows=config["images"]["showcase"]["rows"],
+        prior=config["images"]["showcase"]["prior"],
+        seed=config["images"]["showcase"]["seed"],
+    log:
+        job_log("image_showcase", "{dataset}"),
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/image_showcase.py"
+
+
 rule image_table:
     input:
         unpack(image_table_inputs),

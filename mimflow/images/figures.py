@@ -15,10 +15,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..registry import image_root
+
 
 def as_images(rows: np.ndarray, dataset: str) -> np.ndarray:
     """(n, 784) -> (n, 28, 28); OMNIGLOT rows are stored in the original's Fortran order."""
-    order = "F" if dataset == "omniglot" else "C"
+    order = "F" if image_root(dataset) == "omniglot" else "C"
     return np.stack([r.reshape(28, 28, order=order) for r in np.asarray(rows)])
 
 
@@ -86,4 +88,28 @@ def nll_histogram(nll: np.ndarray, title: str | None = None, dpi: int = 100) -> 
     if title:
         ax.set_title(textwrap.fill(title, 70), fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+SHOWCASE_COLUMNS = ("samples", "test images and reconstructions", "t-SNE of the test latents")
+
+
+def showcase_figure(panels: list[list[np.ndarray]], row_labels: list[str], title: str, dpi: int = 150) -> Figure:
+    """The seed README's picture of one dataset: one row per model (its label beside it), one titled column
+    each for samples, reconstructions and the t-SNE of the latents; panels[row][column] are the rendered
+    per-run figures (RGB(A) arrays), shown as they are."""
+    rows, columns = len(panels), len(SHOWCASE_COLUMNS)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.0 * rows + 0.5), dpi=dpi, squeeze=False)
+    for r, row in enumerate(panels):
+        for c, panel in enumerate(row):
+            ax = axes[r, c]
+            ax.imshow(panel, interpolation="lanczos")
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if r == 0:
+                ax.set_title(SHOWCASE_COLUMNS[c], fontsize=11)
+        axes[r, 0].set_ylabel(textwrap.fill(row_labels[r], 28), fontsize=10)
+    fig.suptitle(textwrap.fill(title, 120), fontsize=12)
+    fig.tight_layout(pad=0.4, rect=(0, 0, 1, 0.97))
     return fig

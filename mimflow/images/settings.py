@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.settings import Settings, check_choice, check_positive
-from ..names import ARCHS, IMAGE_DATASETS, IMAGE_PRECISIONS, MASKED_CONV_GRADS, PRIORS
-from ..registry import IMAGE_OBJECTIVES
+from ..names import ARCHS, IMAGE_PRECISIONS, MASKED_CONV_GRADS, PRIORS
+from ..registry import IMAGE_OBJECTIVES, image_datasets
 from . import objectives as _builtin_objectives  # noqa: F401  (registers vae, smim, amim)
 
 
@@ -36,7 +36,7 @@ class ImageRunConfig(Settings):
     objective_settings: dict[str, Any] = field(default_factory=dict)  # the objective's own settings (loss keywords)
 
     def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, tuple(IMAGE_DATASETS))
+        check_choice("dataset", self.dataset, tuple(image_datasets()))
         check_choice("image_precision", self.image_precision, IMAGE_PRECISIONS)
         check_choice("masked_conv_grad", self.masked_conv_grad, MASKED_CONV_GRADS)
         check_choice("arch", self.arch, ARCHS)

@@ -81,3 +81,17 @@ def build_mnist5k(job: JobContext) -> None:
                  job.params.binarize_seed)
     save_torch_atomic(data, job.output[0])
     job.log.info("%s: %s", job.output[0], describe(data))
+
+
+def build_image_subset(job: JobContext) -> None:
+    """A built image dataset -> its class-stratified subset (config image_subsets)."""
+    from ..core.io import load_torch, sha256_file
+    from ..data.images import describe
+    from ..data.subsets import build_image_subset as build
+
+    name, spec = job.wildcards.image_subset, dict(job.params.spec)
+    data = build(load_torch(job.input.parent), name, spec)
+    data["subset"]["parent_sha256"] = sha256_file(job.input.parent)
+    save_torch_atomic(data, job.output[0])
+    job.log.info("%s: %s of %s (sha256 %s): %s", job.output[0], spec, spec["parent"], data["subset"]["parent_sha256"],
+                 describe(data))

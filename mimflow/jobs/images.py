@@ -131,3 +131,28 @@ def pseudoinput_figure(job: JobContext) -> None:
                            title=f"pseudo-inputs: {cfg.arch}-{cfg.objective}, {cfg.dataset}, seed {cfg.seed}"),
                 job.output[0])
     job.log.info("wrote %s", job.output[0])
+
+
+def image_showcase(job: JobContext) -> None:
+    """One dataset's picture as in the seed README: rows the showcase models (MIM first), columns their samples,
+    reconstructions and latent t-SNE (the runs' own figures), each row labelled with its test metrics."""
+    import matplotlib.image
+
+    from ..images.figures import showcase_figure
+
+    rows = job.params.rows
+    panels, labels = [], []
+    for index, model in enumerate(rows):
+        panels.append([matplotlib.image.imread(job.input[f"{name}_{index}"])
+                       for name in ("generations", "real_recon", "z_embed")])
+        metrics = json.loads(Path(job.input[f"metrics_{index}"]).read_text())
+        knn = [key for key in metrics if key.startswith("clf_acc_KNN")]  # KNN5 as in the paper, else the last
+        knn = ["clf_acc_KNN5"] if "clf_acc_KNN5" in knn else knn[-1:]
+        scores = [f"test NLL {metrics['test_nll_is']:.1f} nats", f"NMI {metrics['NMI']:.2f}",
+                  *(f"{key.removeprefix('clf_acc_')} {metrics[key]:.2f}" for key in knn), f"epoch {metrics['epoch']}"]
+        labels.append(f"{model}: " + ", ".join(scores))
+    w = job.wildcards
+    title = (f"{w.dataset}: {' vs '.join(rows)}, {job.params.prior} prior, seed {job.params.seed} "
+             f"(test NLL importance-sampled with S = {metrics['is_samples']})")
+    save_figure(showcase_figure(panels, labels, title), job.output[0])
+    job.log.info("wrote %s", job.output[0])
