@@ -69,6 +69,9 @@ def stage_code(script):
 workflow.global_wildcard_constraints(**wildcard_patterns(config))
 
 
+# Image jobs claim a GPU (SLURM: --gpus=1; locally a gpu-slot lock) unless images.device is cpu.
+IMAGE_GPUS = 0 if config["images"]["device"] == "cpu" else 1
+
 IMAGE_LABELS = {"experiment": "images", "dataset": "{dataset}", "model": "{arch}-{objective}",
                 "prior": "{prior}", "seed": "{seed}"}
 

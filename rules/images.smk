@@ -1,5 +1,5 @@
 # Image experiments, one job per run and stage: train -> evaluate -> per-run figures; then the image table.
-# Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs). Mirrors rules/lowdim.smk;
+# Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs unless images.device is cpu). Mirrors rules/lowdim.smk;
 # a run's chain is one SLURM submission (group: image; ignored when run locally).
 
 
@@ -24,7 +24,7 @@ rule train_image:
         job_benchmark("train_image", IMAGE_RUN_NAME)
     threads: config["images"]["threads"]
     resources:
-        gpu=1,
+        gpu=IMAGE_GPUS,
         runtime=4320,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -51,7 +51,7 @@ rule evaluate_image:
         "image"
     threads: config["images"]["threads"]
     resources:
-        gpu=1,
+        gpu=IMAGE_GPUS,
         runtime=720,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -110,7 +110,7 @@ rule image_figures:
         "image"
     threads: config["images"]["threads"]
     resources:
-        gpu=1,
+        gpu=IMAGE_GPUS,
         runtime=120,
         mem_mb=config["images"]["mem_mb"],
     conda:

@@ -1,9 +1,11 @@
 """Rule names do not depend on the config: --set-resources, --forcerun and job groups can name them."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from .conftest import REPO, snakemake
+from .conftest import REPO, copy_workflow, snakemake
 
 CONFIGS = [[], *(["--configfile", str(p.relative_to(REPO))] for p in sorted((REPO / "presets").glob("*.yaml"))),
            ["--configfile", "docs/examples/extending.yaml"]]
@@ -30,3 +32,19 @@ def test_every_config_has_the_same_rules(rules_per_config):
 def test_an_experiment_with_its_own_seed_list_adds_no_rule():
     extra = ["--config", "seeds=[1,2,3]"]  # the animation experiment keeps seeds [1]; toy2d gets 3
     assert rules(*extra) == rules()
+
+
+@pytest.mark.parametrize("device, gpus", [("cpu", "0"), ("auto", "1"), ("cuda", "1")])
+def test_image_jobs_ask_for_a_gpu_unless_they_run_on_the_cpu(tmp_path, device, gpus):
+    """A CPU preset must not queue for GPU nodes under SLURM (gpu: 1 becomes sbatch --gpus=1)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "device.yaml").write_text(f"images:\n  device: {device}\n")
+    plan = snakemake(workdir, "-n", "results/runs/images/mnist5k/convhvae_2level-vae/standard/seed1/metrics.json",
+                     "--configfile", "presets/images-cpu.yaml", "device.yaml").stdout
+    asked, rule = {}, None
+    for line in plan.splitlines():
+        if found := re.match(r"\s*(?:local)?rule (\w+):", line):
+            rule = found.group(1)
+        elif found := re.match(r"\s*resources: .*\bgpu=(\d+)", line):
+            asked[rule] = found.group(1)
+    assert asked == {"train_image": gpus, "evaluate_image": gpus}, plan[-3000:]

@@ -29,8 +29,9 @@ NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-befor
 # The part of the smoke preset sent through SLURM: every kind of job once (a download on the submitting host,
 # a dataset build, seed-group chains, image chains with and without the VampPrior) at a third of the jobs;
 # the local smoke run covers the rest of the grid.
+# images.device auto: the jobs ask for a GPU and get a fake one, on which CUDA is unusable, so they train on the CPU.
 SLURM_SMOKE = {"run_experiments": ["toy2d", "toy2d_entropy"], "build_datasets": ["dynamic_mnist"],
-               "images": {"models": ["convhvae_2level-vae", "pixelhvae_2level-amim"]}}
+               "images": {"models": ["convhvae_2level-vae", "pixelhvae_2level-amim"], "device": "auto"}}
 
 
 def test_smoke_preset_through_slurm(tmp_path, slurm_cluster, fixture_server):
