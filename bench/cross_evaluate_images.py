@@ -36,8 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from original_checkout import extract  # noqa: E402
-
-ORIGINAL_FILES = ["src/vae-as-mim-image.py", "src/cond_pixelcnn"]
+from original_images import ORIGINAL_FILES, apply_patches  # noqa: E402
 METRICS = ("MI_ksg", "NMI", "clf_acc_KNN1", "clf_acc_KNN3", "clf_acc_KNN5", "clf_acc_KNN10", "test_nll_is",
            "test_elbo", "train_elbo")
 
@@ -98,7 +97,6 @@ def original_model_file(original_run: Path) -> Path:
 def original_side(a):
     import numpy as np
     import torch
-    from original_images import apply_patches
 
     torch.set_num_threads(a.threads)
     src = Path(a.out) / "original" / "src"
