@@ -21,7 +21,7 @@ Writes <out>/cross_evaluation.json (every evaluation) and <out>/cross_evaluation
 trained-by x evaluated-by), and prints the table.
 
 Example (the numbers in bench/RESULTS.md):
-  .venv/bin/python bench/cross_evaluate_images.py --mim-git /work/.mirror/seraphlabs-ca+MIM/repo \\
+  .venv/bin/python bench/cross_evaluate_images.py --mim-git <git dir of seraphlabs-ca/MIM> \\
     --data resources/datasets/mnist5k.pt --mimflow-run results/runs/images/mnist5k/convhvae_2level-smim/standard/seed1 \\
     --original-run bench/original_runs/convhvae_2level-smim-standard-seed1 --draws 3 --out bench/original_runs/xeval
 """

@@ -16,7 +16,7 @@
    by seconds since start) and copies the original's top-level figures into --out.
 
 Example:
-  python bench/original_images.py --mim-git /work/.mirror/seraphlabs-ca+MIM/repo --commit HEAD \
+  python bench/original_images.py --mim-git <git dir of seraphlabs-ca/MIM> --commit HEAD \
     --data resources/datasets/mnist5k.pt --model convhvae_2level-smim --prior standard --seed 1 \
     --epochs 12 --warmup 4 --early-stopping-epochs 50 --S 100 --MB 100 --number-components 500 \
     --threads 1 --out bench/original_runs/smim-standard-seed1

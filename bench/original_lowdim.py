@@ -25,7 +25,7 @@
 
 Example:
   nice -n 10 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python bench/original_lowdim.py \
-    --mim-git /work/.mirror/seraphlabs-ca+MIM/repo --model mim --z-dim 2 --seed 1 --threads 1 \
+    --mim-git <git dir of seraphlabs-ca/MIM> --model mim --z-dim 2 --seed 1 --threads 1 \
     --out bench/original_runs/pca/mim-z2-seed1
 """
 import argparse

@@ -64,8 +64,8 @@ Other assumptions: CPU, one thread (--threads), batch 100 for training and valid
 
 Command (the results in bench/RESULTS.md):
   nice -n 5 env OMP_NUM_THREADS=1 .venv/bin/python bench/stream_matched_images.py \\
-    --mim-git /work/.mirror/seraphlabs-ca+MIM/repo --data resources/datasets/mnist5k.pt \\
-    --out /work/stream_matched/run --train-images 500 --val-images 110 --epochs 3 --warmup 2 --seed 1
+    --mim-git <git dir of seraphlabs-ca/MIM> --data resources/datasets/mnist5k.pt \\
+    --out <scratch folder> --train-images 500 --val-images 110 --epochs 3 --warmup 2 --seed 1
 """
 import argparse
 import hashlib

@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from mimflow.workflow import experiment_runs, run_dir
+from mimflow.workflow import SHOWCASE_FIGURE, TABLE, experiment_runs, run_dir
 
 from .conftest import SMOKE_ARGS, planned_jobs, snakemake
 from .test_smoke_workflow import smoke_config
@@ -88,3 +88,6 @@ def test_report_lists_every_figure(smoke_run):
             assert f"results/figures/{experiment}/{metric}.png" in html
     assert "ae_mim_vae.gif" in html
     assert "reconstruction.png" in html and "grid.png" in html
+    # the image half: the seed README's picture (the smoke grid holds both showcase rows) and the image table
+    assert SHOWCASE_FIGURE.format(dataset="mnist5k") in html
+    assert TABLE.format(experiment="images") in html
