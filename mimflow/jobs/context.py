@@ -29,6 +29,7 @@ class JobContext:
     stage: str | None = None  # the job function's name, which is its workflow script's (source tracking)
     scripts_dir: str | None = None
     log: logging.Logger = field(default=None, repr=False)  # set by setup()
+    device_claim: Any = field(default=None, repr=False)  # set by claim_device(): holds the GPU slot
 
     @classmethod
     def from_snakemake(cls, sm: Any, stage: str | None = None) -> "JobContext":
@@ -86,10 +87,12 @@ class JobContext:
         return source.record() if source is not None else None
 
     def claim_device(self, requested: str, key: str = "images.device"):
-        """The job's device (a GPU slot held until the job ends); one line and exit when CUDA is unusable."""
+        """The job's torch device; one line and exit when CUDA is unusable. On CUDA the claim (its GPU slot's
+        lock) is kept on the context, so the slot is held until the job ends, not until the claim is dropped."""
         from ..core.device import claim_job_device_or_exit
 
-        return claim_job_device_or_exit(requested, self.log, key=key)
+        self.device_claim = claim_job_device_or_exit(requested, self.log, key=key)
+        return self.device_claim.device
 
 
 def run(sm: Any, job: Callable[[JobContext], None]) -> None:

@@ -23,7 +23,7 @@ def train_image(job: JobContext) -> None:
     log, output = job.log, job.output
     started = now()
     cfg = ImageRunConfig.from_dict(dict(job.params.settings))
-    device = job.claim_device(job.params.device).device  # ends the job in one line if CUDA is unusable
+    device = job.claim_device(job.params.device)  # ends the job in one line if CUDA is unusable
     resume = Path(job.params.resume)
     source = job.source()
     log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
@@ -58,7 +58,7 @@ def evaluate_image(job: JobContext) -> None:
     from ..images.settings import ImageEvaluationConfig
 
     started = now()
-    device = job.claim_device(job.params.device).device  # holds this job's GPU until it ends
+    device = job.claim_device(job.params.device)  # holds this job's GPU until it ends
     model, cfg, state, data = load_run(job.input.model, job.input.data, device)
     ev = ImageEvaluationConfig.from_dict(dict(job.params.evaluation))
     generator, noise = seeded_generators(stream(cfg.seed, "evaluation"), device)
@@ -84,7 +84,7 @@ def image_figures(job: JobContext) -> None:
     from ..images.model import load_run
 
     output = job.output
-    device = job.claim_device(job.params.device).device  # holds this job's GPU until it ends
+    device = job.claim_device(job.params.device)  # holds this job's GPU until it ends
     model, cfg, state, data = load_run(job.input.model, job.input.data, device)
     _, noise = seeded_generators(stream(cfg.seed, "figures"), device)
     n = job.params.figure_images

@@ -35,7 +35,7 @@ def train_lowdim(job: JobContext) -> None:
     seeds = list(params.seeds)
     cfgs = [LowdimRunConfig.from_dict({**params.settings, "seed": seed}) for seed in seeds]
     resumes = [Path(p) for p in params.resume]
-    device = job.claim_device(params.device, key="lowdim_device").device
+    device = job.claim_device(params.device, key="lowdim_device")
     log.info("settings %s, seeds %s on %s", {k: v for k, v in cfgs[0].to_dict().items() if k != "seed"}, seeds, device)
     for cfg, resume in zip(cfgs, resumes):
         resume.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 faked device ids), fidelity.image_precision and fidelity.masked_conv_grad."""
 from __future__ import annotations
 
+import fcntl
+import gc
 import logging
 import multiprocessing
 import time
@@ -9,6 +11,7 @@ import time
 import pytest
 import torch
 
+from mimflow.core import device as device_module
 from mimflow.core.device import (
     DeviceUnavailableError,
     claim_gpu_slot,
@@ -18,6 +21,7 @@ from mimflow.core.device import (
     resolve_device,
 )
 from mimflow.images.layers import MaskedConv2d
+from mimflow.jobs.context import JobContext
 from mimflow.images.optim import AdamNormGrad
 from tests.unit.test_image_train import config, tiny_data
 
@@ -98,6 +102,25 @@ def test_a_job_waits_while_every_gpu_is_taken(tmp_path):
     gpu_id, claimed_at = queue.get(timeout=120)
     waiter.join(timeout=120)
     assert gpu_id == "0" and claimed_at >= released  # it got the GPU only once this process let it go
+
+
+def test_a_job_holds_its_gpu_slot_until_it_ends(tmp_path, monkeypatch):
+    # Found on a GPU: the job scripts kept only the claim's torch.device, the claim was collected at once and
+    # its lock released, so four image jobs trained side by side on one GPU. CUDA is faked: one GPU, id 0.
+    monkeypatch.chdir(tmp_path)  # the slot locks live under the workflow root's .snakemake/
+    monkeypatch.setattr(device_module, "resolve_device", lambda requested, key: torch.device("cuda"))
+    monkeypatch.setattr(device_module, "visible_gpu_ids", lambda: ["0"])
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    job = JobContext(rule="train_image", input=[], output=[]).setup()
+    assert job.claim_device("cuda") == torch.device("cuda", 0)
+    gc.collect()
+    (lock,) = (tmp_path / device_module.GPU_SLOT_DIR).glob("*/gpu-0.lock")
+    with open(lock, "a+") as another_job:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(another_job, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        del job
+        gc.collect()  # the job is over: its slot is free again
+        fcntl.flock(another_job, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def test_slots_are_per_gpu_id(tmp_path):
