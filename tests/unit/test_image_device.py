@@ -21,8 +21,8 @@ from mimflow.core.device import (
     resolve_device,
 )
 from mimflow.images.layers import MaskedConv2d
-from mimflow.jobs.context import JobContext
 from mimflow.images.optim import AdamNormGrad
+from mimflow.jobs.context import JobContext
 from tests.unit.test_image_train import config, tiny_data
 
 CPU = torch.device("cpu")
