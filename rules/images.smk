@@ -1,6 +1,7 @@
 # Image experiments, one job per run and stage: train -> evaluate -> per-run figures; then the image table.
 # Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs unless images.device is cpu). Mirrors rules/lowdim.smk;
-# a run's chain is one SLURM submission (group: image; ignored when run locally).
+# a run's chain is one SLURM submission (group: image; ignored when run locally); --group-components image=N
+# packs N runs' chains into one submission on one GPU (docs/cluster.md).
 
 
 rule train_image:
@@ -16,6 +17,7 @@ rule train_image:
         # Written every epoch beside the outputs (never deleted by Snakemake): a killed job resumes.
         resume=f"{IMAGE_RUN_DIR}/resume.pt",
         device=config["images"]["device"],
+        jobs_per_gpu=config["images"]["jobs_per_gpu"],
     log:
         job_log("train_image", IMAGE_RUN_NAME),
     group:
@@ -24,7 +26,7 @@ rule train_image:
         job_benchmark("train_image", IMAGE_RUN_NAME)
     threads: config["images"]["threads"]
     resources:
-        gpu=IMAGE_GPUS,
+        **IMAGE_GPU_RESOURCES,
         runtime=4320,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -45,13 +47,14 @@ rule evaluate_image:
         code=stage_code("evaluate_image"),  # the source its job runs
         evaluation=config["images"]["evaluation"],
         device=config["images"]["device"],
+        jobs_per_gpu=config["images"]["jobs_per_gpu"],
     log:
         job_log("evaluate_image", IMAGE_RUN_NAME),
     group:
         "image"
     threads: config["images"]["threads"]
     resources:
-        gpu=IMAGE_GPUS,
+        **IMAGE_GPU_RESOURCES,
         runtime=720,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -104,13 +107,14 @@ rule image_figures:
         code=stage_code("image_figures"),  # the source its job runs
         figure_images=config["images"]["evaluation"]["figure_images"],
         device=config["images"]["device"],
+        jobs_per_gpu=config["images"]["jobs_per_gpu"],
     log:
         job_log("image_figures", IMAGE_RUN_NAME),
     group:
         "image"
     threads: config["images"]["threads"]
     resources:
-        gpu=IMAGE_GPUS,
+        **IMAGE_GPU_RESOURCES,
         runtime=120,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -160,6 +164,8 @@ rule pseudoinput_figure:
         "image"
     wildcard_constraints:
         prior="vampprior",
+    resources:
+        **IMAGE_GROUP_RESOURCES,
     conda:
         "../envs/mimflow.yaml"
     script:

@@ -40,13 +40,34 @@ def sampling_generator(generator: torch.Generator, device: torch.device) -> torc
 
 def training_generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
     """An image run's training streams, one per purpose, each derived from the run seed (core.seeds): "data"
-    (epoch order, dynamic binarisation), "noise" (the model's draws on CPU) and "pseudo-inputs" (their
-    initial noise). On CUDA the model's draws come from the global CUDA RNG, seeded here from "noise"."""
+    (epoch order, and dynamic binarisation on the CPU), "noise" (the model's draws on CPU) and "pseudo-inputs"
+    (their initial noise). On CUDA the model's draws come from the global CUDA RNG, seeded here from "noise",
+    and the binarisation from "binarize", a generator on the device (so the pixels never cross the bus)."""
     streams = {purpose: stream(seed, name) for purpose, name in
                (("data", "image-data"), ("noise", "image-noise"), ("pseudo-inputs", "pseudo-inputs"))}
+    generators = {purpose: torch.Generator().manual_seed(value) for purpose, value in streams.items()}
     if device.type == "cuda":
         torch.cuda.manual_seed_all(streams["noise"])
-    return {purpose: torch.Generator().manual_seed(value) for purpose, value in streams.items()}
+        generators["binarize"] = torch.Generator(device=device).manual_seed(stream(seed, "image-binarize"))
+    return generators
+
+
+class EpochBinarizer:
+    """Dynamic binarisation of the grey training images, one epoch in one draw: a permutation from the "data"
+    stream, then every pixel of the shuffled epoch a Bernoulli draw at its grey level. On the CPU the draw
+    takes the "data" stream pixel after pixel, so one draw per epoch equals one per batch number for number.
+    On CUDA the images live on the device and the "binarize" generator draws there: no per-step gather,
+    draw or copy on the host."""
+
+    def __init__(self, x_train: torch.Tensor, generators: dict[str, torch.Generator], device: torch.device):
+        self.order = generators["data"]
+        self.draws = generators.get("binarize", generators["data"])
+        self.x = x_train.to(self.draws.device)
+
+    def epoch(self) -> torch.Tensor:
+        """The next epoch's binary images in training order, (N, 784) on the draws' device."""
+        order = torch.randperm(len(self.x), generator=self.order).to(self.x.device)
+        return torch.bernoulli(self.x[order], generator=self.draws)
 
 
 def seeded_generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator | None]:

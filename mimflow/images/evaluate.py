@@ -39,20 +39,23 @@ def latent_samples(model: HVAE2Level, x: torch.Tensor, batch: int, device: torch
 @torch.no_grad()
 def evaluate_image(model: HVAE2Level, data: ImageData, cfg: ImageRunConfig, ev: ImageEvaluationConfig,
                    device: torch.device, generator: torch.Generator | None,
-                   binarize_generator: torch.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Metrics for metrics.json, and the per-image test NLL (for its histogram); at the run's precision."""
+                   binarize_generator: torch.Generator, memory_share: float = 1.0) -> tuple[dict[str, float], np.ndarray]:
+    """Metrics for metrics.json, and the per-image test NLL (for its histogram); at the run's precision.
+    memory_share: the part of the GPU's memory this job may plan its importance-sampling passes for (1/N
+    when N image jobs share the GPU)."""
     model.eval()
     with numerics(cfg.image_precision, device), model.fixed_prior():
-        return _evaluate(model, data, cfg, ev, device, generator, binarize_generator)
+        return _evaluate(model, data, cfg, ev, device, generator, binarize_generator, memory_share)
 
 
 def _evaluate(model: HVAE2Level, data: ImageData, cfg: ImageRunConfig, ev: ImageEvaluationConfig,
               device: torch.device, generator: torch.Generator | None,
-              binarize_generator: torch.Generator) -> tuple[dict[str, float], np.ndarray]:
+              binarize_generator: torch.Generator, memory_share: float = 1.0) -> tuple[dict[str, float], np.ndarray]:
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
 
-    pass_copies = ev.is_pass_copies or auto_pass_copies(model, ev.is_samples, device)
+    pass_copies = ev.is_pass_copies or auto_pass_copies(model, ev.is_samples, device,
+                                                          memory_fraction=0.5 * memory_share)
     images_per_call = max(1, pass_copies // ev.is_samples)  # whole passes per call: the plan stays the same
     nll = torch.cat([importance_sampled_nll(model, x.to(device), ev.is_samples, pass_copies, generator).cpu()
                      for x in data.x_test.split(images_per_call)])

@@ -2,6 +2,11 @@
 
 Dynamic binarisation of the grey training images every epoch, beta = min(1, epoch / warmup), and a
 validation loss at beta = 1 that selects the best checkpoint; early stopping is held off during warm-up.
+
+The step does no host work that a GPU waits for: the epoch is shuffled and binarised in one draw (on the
+device for CUDA jobs), losses stay on the device until the epoch ends, and the optimiser updates all its
+tensors in a few multi-tensor operations. Under bf16 each step's forward and loss run in a fresh autocast
+region; the weights and the optimiser stay float32.
 """
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from typing import Callable
 import torch
 
 from ..core.fit import FitResult, StopRule, fit
-from .data import ImageData, sampling_generator, training_generators
-from ..core.device import numerics, resolve_device
+from .data import ImageData, EpochBinarizer, sampling_generator, training_generators
+from ..core.device import numerics, resolve_device, step_autocast
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
 from .optim import AdamNormGrad
@@ -34,8 +39,8 @@ def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, dev
                     generator: torch.Generator | None) -> float:
     """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches."""
     model.eval()
-    with model.fixed_prior():  # the pseudo-inputs are encoded once, not once per batch: the same numbers
-        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator,
+    with model.fixed_prior(), step_autocast(cfg.image_precision, device):  # the pseudo-inputs are encoded
+        losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator,  # once
                                          cfg.objective_settings)[0] for batch in x.split(cfg.test_batch_size)])
     return sum(losses.tolist()) / len(losses)  # one host synchronisation; the same sum as before
 
@@ -54,18 +59,18 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
     if cfg.prior == "vampprior" and cfg.use_training_data_init:
         model.init_pseudoinputs(data.x_train, generators["pseudo-inputs"])
     model.to(device)
-    data_stream, noise = generators["data"], sampling_generator(generators["noise"], device)
+    noise = sampling_generator(generators["noise"], device)
+    binarize = EpochBinarizer(data.x_train, generators, device)
     optimizer = AdamNormGrad(model.parameters(), lr=cfg.lr)
 
     def run_epoch(epoch: int) -> ImageEpochRecord:
         beta = min(1.0, epoch / cfg.warmup)
         model.train()
-        order = torch.randperm(len(data.x_train), generator=data_stream)
         losses = []  # kept on the device: no host synchronisation per step
-        for index in order.split(cfg.batch_size):
-            x = torch.bernoulli(data.x_train[index], generator=data_stream).to(device, non_blocking=True)
+        for x in binarize.epoch().split(cfg.batch_size):
             optimizer.zero_grad(set_to_none=True)
-            loss, _ = image_loss(model, x, cfg.objective, beta, noise, cfg.objective_settings)
+            with step_autocast(cfg.image_precision, device):  # a fresh region: it sees this step's weights
+                loss, _ = image_loss(model, x, cfg.objective, beta, noise, cfg.objective_settings)
             loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
             optimizer.step()
             losses.append(loss.detach())
@@ -76,7 +81,7 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
         return ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, noise), 0.0)
 
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
-    with numerics(cfg.image_precision, device):
+    with numerics(cfg.image_precision, device, autocast=False):  # TF32 flags; autocast per step
         result = fit(model, optimizer, generators, run_epoch, cfg.epochs, stop_rule,
                      {**cfg.to_dict(), **(resume_key or {})}, ImageEpochRecord, resume_path, on_epoch,
                      loss_field="val_loss", non_finite="stop")

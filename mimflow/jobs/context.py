@@ -86,13 +86,26 @@ class JobContext:
         source = self.source()
         return source.record() if source is not None else None
 
-    def claim_device(self, requested: str, key: str = "images.device"):
+    def claim_device(self, requested: str, key: str = "images.device", jobs_per_gpu: int | str = 1):
         """The job's torch device; one line and exit when CUDA is unusable. On CUDA the claim (its GPU slot's
-        lock) is kept on the context, so the slot is held until the job ends, not until the claim is dropped."""
+        lock) is kept on the context, so the slot is held until the job ends, not until the claim is dropped.
+        jobs_per_gpu: images.jobs_per_gpu (image jobs), 1 for a GPU of its own."""
         from ..core.device import claim_job_device_or_exit
 
-        self.device_claim = claim_job_device_or_exit(requested, self.log, key=key)
+        self.device_claim = claim_job_device_or_exit(requested, self.log, key=key, jobs_per_gpu_setting=jobs_per_gpu)
         return self.device_claim.device
+
+    def run_on_device(self, work: Callable[[Any], Any]) -> Any:
+        """work(device) on the claimed device; on a shared GPU that runs out of memory, once more alone on the
+        whole GPU (work must resume from what it saved), with one line in the log each time."""
+        from ..core.device import JobDevice, claim_whole_gpu, retry_alone_on_out_of_memory
+
+        def claim_alone(claim: JobDevice) -> JobDevice:
+            slot = claim_whole_gpu(claim.slot.index, claim.slot.gpu_id, claim.slot.slots)
+            return JobDevice(claim.device, slot)
+
+        result, self.device_claim = retry_alone_on_out_of_memory(work, self.device_claim, claim_alone, self.log)
+        return result
 
 
 def run(sm: Any, job: Callable[[JobContext], None]) -> None:

@@ -23,7 +23,7 @@ def train_image(job: JobContext) -> None:
     log, output = job.log, job.output
     started = now()
     cfg = ImageRunConfig.from_dict(dict(job.params.settings))
-    device = job.claim_device(job.params.device)  # ends the job in one line if CUDA is unusable
+    device = job.claim_device(job.params.device, jobs_per_gpu=job.params.jobs_per_gpu)  # one line if unusable
     resume = Path(job.params.resume)
     source = job.source()
     log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
@@ -32,9 +32,10 @@ def train_image(job: JobContext) -> None:
         log.info("epoch %d beta %.3g train %.4f val %.4f (%.1fs)", r.epoch, r.beta, r.train_loss, r.val_loss,
                  r.wall_time_s)
 
-    try:
-        model, result = train(cfg, load_image_data(job.input.data, cfg.max_train_images), device, resume, log_epoch,
-                              resume_key=job.resume_key(source))
+    data = load_image_data(job.input.data, cfg.max_train_images)
+    try:  # out of memory on a shared GPU: once more alone, from resume.pt (saved every epoch)
+        model, result = job.run_on_device(lambda device: train(cfg, data, device, resume, log_epoch,
+                                                               resume_key=job.resume_key(source)))
     except Exception:
         log.exception("training failed")
         raise
@@ -58,11 +59,15 @@ def evaluate_image(job: JobContext) -> None:
     from ..images.settings import ImageEvaluationConfig
 
     started = now()
-    device = job.claim_device(job.params.device)  # holds this job's GPU until it ends
-    model, cfg, state, data = load_run(job.input.model, job.input.data, device)
+    job.claim_device(job.params.device, jobs_per_gpu=job.params.jobs_per_gpu)  # held until the job ends
     ev = ImageEvaluationConfig.from_dict(dict(job.params.evaluation))
-    generator, noise = seeded_generators(stream(cfg.seed, "evaluation"), device)
-    metrics, nll = evaluate(model, data, cfg, ev, device, noise, generator)
+
+    def evaluate_on(device):  # the whole evaluation from its seed: a retry alone gives the same numbers
+        model, cfg, state, data = load_run(job.input.model, job.input.data, device)
+        generator, noise = seeded_generators(stream(cfg.seed, "evaluation"), device)
+        return (*evaluate(model, data, cfg, ev, device, noise, generator, job.device_claim.memory_share), cfg, state)
+
+    metrics, nll, cfg, state = job.run_on_device(evaluate_on)
     metrics.update(epoch=state["best_epoch"], val_loss=state["best_loss"])
     np.save(job.output.nll, nll)
     write_json_atomic(metrics, job.output.metrics)
@@ -84,7 +89,7 @@ def image_figures(job: JobContext) -> None:
     from ..images.model import load_run
 
     output = job.output
-    device = job.claim_device(job.params.device)  # holds this job's GPU until it ends
+    device = job.claim_device(job.params.device, jobs_per_gpu=job.params.jobs_per_gpu)  # held until the job ends
     model, cfg, state, data = load_run(job.input.model, job.input.data, device)
     _, noise = seeded_generators(stream(cfg.seed, "figures"), device)
     n = job.params.figure_images

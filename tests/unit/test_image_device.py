@@ -233,3 +233,150 @@ def test_claim_job_device_puts_each_job_on_its_own_visible_gpu(tmp_path, monkeyp
     third = device_module.claim_job_device("cuda", tmp_path)  # the freed GPU is taken again
     assert third.device == torch.device("cuda", 0)
     second.slot.release(), third.slot.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# Several image jobs per GPU (images.jobs_per_gpu), and a job that runs out of GPU memory there
+# ---------------------------------------------------------------------------------------------
+
+def test_jobs_per_gpu_is_bounded_by_the_gpus_memory():
+    gib = 2**30
+    assert device_module.jobs_per_gpu("auto", 141 * gib) == device_module.AUTO_JOBS_PER_GPU == 4  # an H200
+    assert device_module.jobs_per_gpu(8, 141 * gib) == 8
+    assert device_module.jobs_per_gpu("auto", 16 * gib) == 2  # 6 GiB a job
+    assert device_module.jobs_per_gpu(4, 8 * gib) == 1
+    assert device_module.jobs_per_gpu(1, 1 * gib) == 1  # at least one
+    with pytest.raises(ValueError, match=r"images.jobs_per_gpu 0 is not allowed; allowed: 'auto' or an integer >= 1"):
+        device_module.jobs_per_gpu(0, 141 * gib)
+
+
+def test_jobs_share_a_gpu_up_to_its_slots_spreading_over_gpus_first(tmp_path):
+    claims = [claim_gpu_slot(["0", "1"], tmp_path, slots_per_gpu=lambda index: 2) for _ in range(4)]
+    assert [(c.gpu_id, c.slots) for c in claims] == [("0", 2), ("1", 2), ("0", 2), ("1", 2)]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    fifth = context.Process(target=_hold_a_slot, args=(tmp_path, ["0", "1"], 0.0, queue))
+    fifth.start()
+    state, message = queue.get(timeout=120)  # every slot of both GPUs is taken: it waits
+    assert state == "waiting" and "all 2 GPUs are taken" in message, (state, message)
+    claims[0].release()  # GPU 0's first slot: the one a job of one slot per GPU looks for
+    gpu_id, _ = queue.get(timeout=120)
+    fifth.join(timeout=120)
+    assert gpu_id == "0"
+    for claim in claims:
+        claim.release()
+
+
+def _claim_whole_gpu(lock_dir, queue):
+    whole = device_module.claim_whole_gpu(0, "0", 2, lock_dir)
+    queue.put(("alone", time.monotonic()))
+    whole.release()
+
+
+def test_a_job_alone_waits_for_every_slot_of_its_gpu_and_blocks_new_ones(tmp_path):
+    shared = [claim_gpu_slot(["0"], tmp_path, slots_per_gpu=lambda index: 2) for _ in range(2)]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    alone = context.Process(target=_claim_whole_gpu, args=(tmp_path, queue))
+    alone.start()
+    shared[0].release()  # the slot it frees goes to the job waiting alone, not to a newcomer
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # hang guard only: wait until the lone job holds slot 0
+        handle = device_module._try_lock(device_module._slot_file(tmp_path / __import__("socket").gethostname(), "0", 0))
+        if handle is None:
+            break
+        handle.close()
+        time.sleep(0.05)
+    assert queue.empty()  # still waiting for slot 1
+    released = time.monotonic()
+    shared[1].release()
+    state, at = queue.get(timeout=120)
+    alone.join(timeout=120)
+    assert state == "alone" and at >= released
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def error(self, fmt, *args):
+        self.lines.append(("error", fmt % args))
+
+    def info(self, fmt, *args):
+        self.lines.append(("info", fmt % args))
+
+
+def _shared_claim(tmp_path):
+    slot = claim_gpu_slot(["0"], tmp_path, slots_per_gpu=lambda index: 4)
+    return device_module.JobDevice(torch.device("cpu"), slot)  # a CPU tensor device stands in for cuda:0
+
+
+def test_out_of_memory_on_a_shared_gpu_says_so_in_one_line_and_retries_alone(tmp_path):
+    claim, log, calls = _shared_claim(tmp_path), _Log(), []
+
+    def work(device):
+        calls.append(device)
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+        return "metrics"
+
+    def claim_alone(old):
+        return device_module.JobDevice(old.device, device_module.claim_whole_gpu(0, "0", old.slot.slots, tmp_path))
+
+    result, held = device_module.retry_alone_on_out_of_memory(work, claim, claim_alone, log)
+    assert result == "metrics" and len(calls) == 2
+    assert held.slot.alone and not held.shared and held.memory_share == 1.0 and claim.memory_share == 0.25
+    (level, line), _ = log.lines
+    assert level == "error" and "\n" not in line
+    assert line == ("out of GPU memory on GPU 0, one of up to 4 image jobs sharing it (CUDA out of memory. Tried "
+                    "to allocate 2.00 GiB); retrying alone on the whole GPU, from the last saved state")
+    held.slot.release()
+
+
+def test_out_of_memory_alone_ends_the_job_in_one_line(tmp_path):
+    slot = claim_gpu_slot(["0"], tmp_path)  # one job per GPU: nothing to retry
+    claim, log = device_module.JobDevice(torch.device("cpu"), slot), _Log()
+
+    def work(device):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+    with pytest.raises(SystemExit, match=r"^error: out of GPU memory on GPU 0 with the GPU to itself \(CUDA out of "
+                                         r"memory. Tried to allocate 9.00 GiB\); allowed: a smaller "
+                                         r"images.training.batch_size"):
+        device_module.retry_alone_on_out_of_memory(work, claim, lambda old: old, log)
+    slot.release()
+
+
+def test_a_training_job_that_runs_out_of_memory_resumes_to_the_same_numbers(tmp_path):
+    """The retry of an image training job goes through resume.pt: what it trained before the failure is kept
+    and the run ends where an uninterrupted one ends (on the CPU, with the failure injected mid-training)."""
+    from mimflow.images.train import train_image
+
+    torch.set_num_threads(1)
+    cfg = config(epochs=3)
+    _, reference = train_image(cfg, tiny_data(), CPU)
+    claim, log, resume, seen = _shared_claim(tmp_path), _Log(), tmp_path / "resume.pt", []
+
+    def fail_in_epoch_3(model, record):
+        seen.append(record.epoch)
+        if record.epoch == 2 and seen.count(2) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+
+    def claim_alone(old):
+        return device_module.JobDevice(old.device, device_module.claim_whole_gpu(0, "0", old.slot.slots, tmp_path))
+
+    (_, resumed), held = device_module.retry_alone_on_out_of_memory(
+        lambda device: train_image(cfg, tiny_data(), device, resume, fail_in_epoch_3), claim, claim_alone, log)
+    assert seen == [1, 2, 2, 3]  # epoch 1 was kept (saved before the failure in epoch 2's callback)
+    assert [r.val_loss for r in resumed.history] == [r.val_loss for r in reference.history]
+    assert (resumed.best_epoch, resumed.best_loss) == (reference.best_epoch, reference.best_loss)
+    held.slot.release()
+
+
+def test_a_packed_submission_with_too_few_slots_is_named_in_one_line():
+    from mimflow.workflow import image_packing_note
+
+    assert image_packing_note("auto", 4) is None and image_packing_note(8, 8) is None
+    note = image_packing_note(2, 4)
+    assert note.startswith("mimflow: --group-components image=4 packs 4 image runs onto one GPU, but "
+                           "images.jobs_per_gpu 2 runs at most 2 at once") and "\n" not in note
