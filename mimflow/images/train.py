@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from ..core.fit import FitResult, StopRule, fit
-from .data import ImageData, EpochBinarizer, sampling_generator, training_generators
+from .data import EpochBinarizer, ImageData, sampling_generator, training_generators
 from ..core.device import numerics, resolve_device, step_autocast
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
@@ -45,6 +45,39 @@ def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, dev
     return sum(losses.tolist()) / len(losses)  # one host synchronisation; the same sum as before
 
 
+@dataclass
+class ImageTraining:
+    """What one run trains with: the model, its optimiser, its named random streams, the epoch binariser and
+    the model-side noise generator (None on CUDA)."""
+
+    model: HVAE2Level
+    optimizer: AdamNormGrad
+    generators: dict[str, torch.Generator]
+    binarize: EpochBinarizer
+    noise: torch.Generator | None
+
+    def step(self, x: torch.Tensor, cfg: ImageRunConfig, beta: float, device: torch.device) -> torch.Tensor:
+        """One optimiser step on the batch x; returns its loss, detached and left on the device."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with step_autocast(cfg.image_precision, device):  # a fresh region: it sees this step's weights
+            loss, _ = image_loss(self.model, x, cfg.objective, beta, self.noise, cfg.objective_settings)
+        loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
+        self.optimizer.step()
+        return loss.detach()
+
+
+def prepare_training(cfg: ImageRunConfig, data: ImageData, device: torch.device) -> ImageTraining:
+    """The run's initial weights (from its seed), pseudo-inputs, streams and optimiser, on the device."""
+    torch.manual_seed(cfg.seed)  # weight initialisation only
+    model = build_image_model(cfg)
+    generators = training_generators(cfg.seed, device)  # one stream per purpose, none the weights' own
+    if cfg.prior == "vampprior" and cfg.use_training_data_init:
+        model.init_pseudoinputs(data.x_train, generators["pseudo-inputs"])
+    model.to(device)
+    return ImageTraining(model, AdamNormGrad(model.parameters(), lr=cfg.lr), generators,
+                         EpochBinarizer(data.x_train, generators, device), sampling_generator(generators["noise"], device))
+
+
 def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | None = None,
                 resume_path: Path | None = None,
                 on_epoch: Callable[[HVAE2Level, ImageEpochRecord], None] | None = None,
@@ -53,36 +86,24 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
     """Train one run at its precision; returns the model loaded with its best checkpoint (in eval mode), and
     the history. A resume checkpoint is used only when it matches the settings plus resume_key (the code)."""
     device = device or resolve_device("auto")
-    torch.manual_seed(cfg.seed)  # weight initialisation only
-    model = build_image_model(cfg)
-    generators = training_generators(cfg.seed, device)  # one stream per purpose, none the weights' own
-    if cfg.prior == "vampprior" and cfg.use_training_data_init:
-        model.init_pseudoinputs(data.x_train, generators["pseudo-inputs"])
-    model.to(device)
-    noise = sampling_generator(generators["noise"], device)
-    binarize = EpochBinarizer(data.x_train, generators, device)
-    optimizer = AdamNormGrad(model.parameters(), lr=cfg.lr)
+    run = prepare_training(cfg, data, device)
+    model = run.model
 
     def run_epoch(epoch: int) -> ImageEpochRecord:
         beta = min(1.0, epoch / cfg.warmup)
         model.train()
-        losses = []  # kept on the device: no host synchronisation per step
-        for x in binarize.epoch().split(cfg.batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            with step_autocast(cfg.image_precision, device):  # a fresh region: it sees this step's weights
-                loss, _ = image_loss(model, x, cfg.objective, beta, noise, cfg.objective_settings)
-            loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
-            optimizer.step()
-            losses.append(loss.detach())
+        # losses stay on the device: no host synchronisation per step
+        losses = [run.step(x, cfg, beta, device) for x in run.binarize.epoch().split(cfg.batch_size)]
         total = 0.0
         for value in torch.stack(losses).tolist():  # one synchronisation; plain float64 sum in step order
             total += value
         train_loss = total / len(losses)
-        return ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, noise), 0.0)
+        return ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, run.noise),
+                                0.0)
 
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
     with numerics(cfg.image_precision, device, autocast=False):  # TF32 flags; autocast per step
-        result = fit(model, optimizer, generators, run_epoch, cfg.epochs, stop_rule,
+        result = fit(model, run.optimizer, run.generators, run_epoch, cfg.epochs, stop_rule,
                      {**cfg.to_dict(), **(resume_key or {})}, ImageEpochRecord, resume_path, on_epoch,
                      loss_field="val_loss", non_finite="stop")
     model.eval()
