@@ -261,20 +261,6 @@ def planning_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
-def image_packing_note(jobs_per_gpu: int | str, runs_per_submission: int) -> str | None:
-    """One line when a SLURM submission packs more image runs onto its one GPU (--group-components image=N)
-    than images.jobs_per_gpu lets train at once (the rest wait for a slot in the same submission); None
-    when they fit. "auto" is checked against its upper bound (the GPU's memory may lower it further)."""
-    from .core.device import AUTO_JOBS_PER_GPU
-
-    at_once = AUTO_JOBS_PER_GPU if jobs_per_gpu == "auto" else int(jobs_per_gpu)
-    if runs_per_submission <= at_once:
-        return None
-    return (f"mimflow: --group-components image={runs_per_submission} packs {runs_per_submission} image runs onto "
-            f"one GPU, but images.jobs_per_gpu {jobs_per_gpu!r} runs at most {at_once} at once there: the others "
-            f"wait in the same submission (set images.jobs_per_gpu to {runs_per_submission}; docs/cluster.md)")
-
-
 def _check_vector_files(config: dict[str, Any]) -> None:
     """Load and check every file of one's own vectors that a planned experiment trains on, at planning, so a
     bad file (a NaN, a label array of the wrong length, fewer rows than a batch) stops Snakemake before any

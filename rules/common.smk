@@ -42,7 +42,6 @@ from mimflow.workflow import (
     showcase_datasets,
     job_benchmark,
     job_log,
-    image_packing_note,
     planning_notes,
     raw_filenames,
     raw_files,
@@ -70,35 +69,9 @@ def stage_code(script):
 workflow.global_wildcard_constraints(**wildcard_patterns(config))
 
 
-# Image jobs claim a GPU (SLURM: --gpus=1; locally a gpu-slot lock, one of images.jobs_per_gpu on that GPU)
-# unless images.device is cpu. Under SLURM, --group-components image=N packs N runs' chains into one
-# submission: then each GPU job asks for the one GPU of its submission as gres "gpu:1" (a string, which a
-# group asks for once, where gpu=1 would be summed to N GPUs), and the N runs share it through the slot locks.
-# Functions, because the group settings are known only after the Snakefile is read.
+# Image jobs claim a GPU (SLURM: --gpus=1; locally a job slot on a GPU, one of images.jobs_per_gpu there)
+# unless images.device is cpu.
 IMAGE_GPUS = 0 if config["images"]["device"] == "cpu" else 1
-
-
-def image_runs_per_submission():
-    settings = workflow.group_settings
-    return settings.group_components.get("image", 1) if settings is not None else 1
-
-
-def image_gpu(wildcards):
-    return IMAGE_GPUS if image_runs_per_submission() == 1 else 0
-
-
-def image_gres(wildcards):
-    return "gpu:1" if IMAGE_GPUS and image_runs_per_submission() > 1 else ""
-
-
-IMAGE_GPU_RESOURCES = {"gpu": image_gpu, "gres": image_gres}
-IMAGE_GROUP_RESOURCES = {"gres": image_gres}  # every job of a group must ask the same gres
-
-
-onstart:
-    if IMAGE_GPUS and (note := image_packing_note(config["images"]["jobs_per_gpu"], image_runs_per_submission())):
-        print(note, file=sys.stderr)
-
 
 IMAGE_LABELS = {"experiment": "images", "dataset": "{dataset}", "model": "{arch}-{objective}",
                 "prior": "{prior}", "seed": "{seed}"}

@@ -1,7 +1,6 @@
 # Image experiments, one job per run and stage: train -> evaluate -> per-run figures; then the image table.
 # Two-level conv/pixel HVAE, standard or VampPrior prior, VAE / SMIM / AMIM (GPU jobs unless images.device is cpu). Mirrors rules/lowdim.smk;
-# a run's chain is one SLURM submission (group: image; ignored when run locally); --group-components image=N
-# packs N runs' chains into one submission on one GPU (docs/cluster.md).
+# a run's chain is one SLURM submission (group: image; ignored when run locally).
 
 
 rule train_image:
@@ -26,7 +25,7 @@ rule train_image:
         job_benchmark("train_image", IMAGE_RUN_NAME)
     threads: config["images"]["threads"]
     resources:
-        **IMAGE_GPU_RESOURCES,
+        gpu=IMAGE_GPUS,
         runtime=4320,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -54,7 +53,7 @@ rule evaluate_image:
         "image"
     threads: config["images"]["threads"]
     resources:
-        **IMAGE_GPU_RESOURCES,
+        gpu=IMAGE_GPUS,
         runtime=720,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -114,7 +113,7 @@ rule image_figures:
         "image"
     threads: config["images"]["threads"]
     resources:
-        **IMAGE_GPU_RESOURCES,
+        gpu=IMAGE_GPUS,
         runtime=120,
         mem_mb=config["images"]["mem_mb"],
     conda:
@@ -164,8 +163,6 @@ rule pseudoinput_figure:
         "image"
     wildcard_constraints:
         prior="vampprior",
-    resources:
-        **IMAGE_GROUP_RESOURCES,
     conda:
         "../envs/mimflow.yaml"
     script:

@@ -372,11 +372,3 @@ def test_a_training_job_that_runs_out_of_memory_resumes_to_the_same_numbers(tmp_
     assert (resumed.best_epoch, resumed.best_loss) == (reference.best_epoch, reference.best_loss)
     held.slot.release()
 
-
-def test_a_packed_submission_with_too_few_slots_is_named_in_one_line():
-    from mimflow.workflow import image_packing_note
-
-    assert image_packing_note("auto", 4) is None and image_packing_note(8, 8) is None
-    note = image_packing_note(2, 4)
-    assert note.startswith("mimflow: --group-components image=4 packs 4 image runs onto one GPU, but "
-                           "images.jobs_per_gpu 2 runs at most 2 at once") and "\n" not in note

@@ -49,22 +49,3 @@ def test_image_jobs_ask_for_a_gpu_unless_they_run_on_the_cpu(tmp_path, device, g
             asked[rule] = found.group(1)
     assert asked == {"train_image": gpus, "evaluate_image": gpus}, plan[-3000:]
 
-
-@pytest.mark.parametrize("device, asked", [("cuda", {"gpu": "0", "gres": "gpu:1"}), ("cpu", {"gpu": "0", "gres": ""})])
-def test_packed_image_runs_ask_for_one_gpu_per_submission(tmp_path, device, asked):
-    """--group-components image=N: every job of an image group asks gres gpu:1 (a string: asked once per
-    submission), none gpu=1 (summed over the group's parallel jobs it would ask N GPUs); docs/cluster.md."""
-    workdir = copy_workflow(tmp_path / "wf")
-    (workdir / "device.yaml").write_text(f"images:\n  device: {device}\n  priors: [vampprior]\n")
-    plan = snakemake(workdir, "-n", "results/runs/images/mnist5k/convhvae_2level-vae/vampprior/seed1/pseudoinputs.png",
-                     "results/runs/images/mnist5k/convhvae_2level-vae/vampprior/seed1/metrics.json",
-                     "--configfile", "presets/images-cpu.yaml", "device.yaml", "--group-components", "image=4").stdout
-    resources, rule = {}, None
-    for line in plan.splitlines():
-        if found := re.match(r"\s*(?:local)?rule (\w+):", line):
-            rule = found.group(1)
-        elif found := re.match(r"\s*resources: (.*)", line):
-            resources[rule] = dict(item.split("=", 1) for item in found.group(1).split(", ") if "=" in item)
-    for name in ("train_image", "evaluate_image"):
-        assert {key: resources[name].get(key) for key in asked} == asked, (name, resources[name])
-    assert resources["pseudoinput_figure"].get("gres") == asked["gres"]  # the same gres in the whole group

@@ -147,27 +147,32 @@ def test_time_limit_then_retry_resumes_training(tmp_path, slurm_cluster):
     assert torch.load(workdir / run / "resume.pt", weights_only=False)["finished"]  # kept once finished
 
 
-def test_packed_image_runs_share_one_submission_and_one_gpu(tmp_path, slurm_cluster):
-    """docs/cluster.md, "Several image runs on one GPU": --group-components image=2 sends two image runs' chains
-    as one submission that asks for one GPU (gres gpu:1, not gpu=1 summed to two), and their trainings run
-    side by side in it (fake GPUs: CUDA is unusable there, so images.device auto trains on the CPU)."""
+
+def test_image_runs_share_one_gpu_allocation(tmp_path, slurm_cluster):
+    """docs/cluster.md, "Several image runs on one GPU": Snakemake's local executor inside one SLURM allocation of
+    one GPU runs two image trainings at once there, each in its own job slot (images.jobs_per_gpu 2). The fake
+    GPUs leave CUDA unusable, so images.device auto trains on the CPU: this checks the allocation and the
+    overlap; the slots themselves are tests/unit/test_image_device.py's."""
     workdir = copy_workflow(tmp_path / "wf")
     packed = {"run_experiments": [], "build_datasets": ["mnist5k"], "seeds": [1],
               "data": {"mnist5k": {"test_per_class": 5, "validation_per_class": 5}},
               "images": {"datasets": ["mnist5k"], "models": ["convhvae_2level-vae", "convhvae_2level-smim"],
                          "priors": ["standard"], "seeds": [1], "device": "auto", "threads": 1, "mem_mb": 1500,
-                         "jobs_per_gpu": 2, "training": {"epochs": 1, "warmup": 1, "max_train_images": 200},
+                         "jobs_per_gpu": 2, "training": {"epochs": 1, "warmup": 1, "max_train_images": 300},
                          "evaluation": {"is_samples": 2, "ksg_points": 20, "figure_images": 4},
                          "showcase": {"rows": []}}}
     (workdir / "packed.yaml").write_text(yaml.safe_dump(packed))
-    snakemake(workdir, "--profile", "profiles/slurm", "--configfile", "packed.yaml", "--group-components", "image=2",
-              "--cores", "2", *NO_ACCOUNTING)
+    (workdir / "resources").mkdir(exist_ok=True)
+    snakemake(workdir, "--cores", "1", "resources/datasets/mnist5k.pt", "--configfile", "packed.yaml")
+    command = f"{SNAKEMAKE} --cores 2 --resources gpu=2 --configfile packed.yaml"
+    job, proc = slurm_cluster.sbatch_wait(["-D", str(workdir), "--gpus=1", "--cpus-per-task=2", "--mem=6000",
+                                           "--wrap", command], timeout=1800)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr, (workdir / f"slurm-{job}.out").read_text()[-3000:])
     folders = sorted(workdir.glob("results/runs/images/mnist5k/*/standard/seed1"))
-    assert len(folders) == 2
     trains = [json.loads((f / "provenance.json").read_text()) for f in folders]
-    evals = [json.loads((f / "eval_provenance.json").read_text()) for f in folders]
-    assert len({r["slurm_job_id"] for r in trains + evals}) == 1  # one submission for both chains
-    assert trains[0]["cuda_visible_devices"] in {"0", "1"}  # one GPU for it, not two
+    assert len(trains) == 2 and all((f / "metrics.json").is_file() for f in folders)
+    assert {r["slurm_job_id"] for r in trains} == {job}  # both in the one allocation
+    assert trains[0]["cuda_visible_devices"] in {"0", "1"}  # of one GPU
     assert trains[0]["cuda_visible_devices"] == trains[1]["cuda_visible_devices"]
     first, second = sorted(trains, key=lambda r: r["started"])
-    assert second["started"] < first["finished"]  # the two trainings overlapped: they shared the submission
+    assert second["started"] < first["finished"]  # the two trainings ran at the same time
