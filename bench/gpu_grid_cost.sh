@@ -13,7 +13,7 @@
 # tables (docs/images.md, "What the image grid costs").
 # Usage: [PYTHON=python3] RAW_DIR=<folder holding fashion_mnist/*.gz> bash bench/gpu_grid_cost.sh OUTDIR
 #        [cap_s_1 ... cap_s_6]
-# Tried on the CPU at toy caps: DEVICE=cpu DS=resources/datasets/mnist5k.pt bash bench/gpu_grid_cost.sh OUT 5 20 ...
+# Tried on the CPU at toy caps: DEVICE=cpu DS=resources/datasets/mnist5k.pt bash bench/gpu_grid_cost.sh OUT 5 60 60 30 30 120
 # (DS set and present: no build; every step still runs, each cut at its cap).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,20 +26,8 @@ SEED_PAIR=pixelhvae_2level-amim-vampprior,pixelhvae_2level-vae-vampprior
 CONV_PAIR=convhvae_2level-smim-vampprior,convhvae_2level-vae-vampprior
 mkdir -p "$out"
 
-step() {  # step NAME CAP_S COMMAND...: run capped, log whole, print its tail and rc
-    local name=$1 cap=$2 start rc
-    shift 2
-    start=$(date +%s)
-    echo "== $name (cap ${cap} s): $*"
-    timeout -k 15 "$cap" "$@" >"$out/$name.log" 2>&1
-    rc=$?
-    tail -n 30 "$out/$name.log"
-    echo "== $name: rc $rc$([ "$rc" = 124 ] && echo ' (cap reached)'), $(($(date +%s) - start)) s wall"
-    echo
-}
-
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
-"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
+source bench/gpu_steps.sh
+print_machine
 
 config="$out/build.yaml"
 printf 'run_experiments: []\nrun_images: false\nbuild_datasets: [dynamic_fashion_mnist]\n' >"$config"
@@ -49,9 +37,9 @@ printf 'run_experiments: []\nrun_images: false\nbuild_datasets: [dynamic_fashion
 step alone "${caps[1]}" "$PY" bench/image_throughput.py "$DS" --device "$DEVICE" --models "$SEED_PAIR,$CONV_PAIR" \
     --precisions fp32,tf32,bf16 --jobs 1 --seconds 6 --json "$out/throughput.jsonl"
 step shared "${caps[2]}" "$PY" bench/image_throughput.py "$DS" --device "$DEVICE" --models pixelhvae_2level-amim-vampprior \
-    --precisions fp32 --jobs 4,8 --seconds 8 --start-delay 25 --json "$out/throughput.jsonl"
+    --precisions fp32 --jobs 4,8 --seconds 8 --start-delay 40 --json "$out/throughput.jsonl"
 step shared_bf16 "${caps[2]}" "$PY" bench/image_throughput.py "$DS" --device "$DEVICE" --models pixelhvae_2level-amim-vampprior \
-    --precisions bf16 --jobs 4 --seconds 8 --start-delay 25 --json "$out/throughput.jsonl"
+    --precisions bf16 --jobs 4 --seconds 8 --start-delay 40 --json "$out/throughput.jsonl"
 step per_tensor "${caps[3]}" "$PY" bench/image_throughput.py "$DS" --device "$DEVICE" --models pixelhvae_2level-amim-vampprior \
     --precisions fp32 --jobs 1 --seconds 6 --optimizer per-tensor --json "$out/throughput.jsonl"
 step epoch "${caps[4]}" "$PY" bench/image_epoch.py "$DS" --device "$DEVICE" --precisions fp32

@@ -15,20 +15,9 @@ caps=("${2:-95}" "${3:-310}" "${4:-100}")
 PY=${PYTHON:-.venv/bin/python}
 mkdir -p "$out"
 
-step() {  # step NAME CAP_S COMMAND...: run capped, log whole, print its tail and rc
-    local name=$1 cap=$2 start rc
-    shift 2
-    start=$(date +%s)
-    echo "== $name (cap ${cap} s): $*"
-    timeout -k 15 "$cap" "$@" >"$out/$name.log" 2>&1
-    rc=$?
-    tail -n 40 "$out/$name.log"
-    echo "== $name: rc $rc$([ "$rc" = 124 ] && echo ' (cap reached)'), $(($(date +%s) - start)) s wall"
-    echo
-}
-
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
-"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
+source bench/gpu_steps.sh
+STEP_TAIL=40
+print_machine
 
 step gpu_check "${caps[0]}" env PYTHON="$PY" bash bench/gpu_check.sh --device cuda --train-images 2000 \
     --is-samples 1000 --is-images 4
