@@ -132,3 +132,15 @@ def test_training_is_the_same_run_after_run():
     first = [(r.train_loss, r.val_loss) for r in train_image(cfg, tiny_data(), CPU)[1].history]
     second = [(r.train_loss, r.val_loss) for r in train_image(cfg, tiny_data(), CPU)[1].history]
     assert first == second
+
+
+def test_a_binarize_stream_of_its_own_draws_the_pixels_and_the_data_stream_the_order():
+    # The CUDA path (training_generators adds a "binarize" generator on the device), with a CPU generator in
+    # its place: the order stays the data stream's, the pixels come from the other stream.
+    grey = torch.rand(300, 784, generator=torch.Generator().manual_seed(5))
+    generators = {"data": torch.Generator().manual_seed(1), "binarize": torch.Generator().manual_seed(2)}
+    epoch = EpochBinarizer(grey, generators, CPU).epoch()
+    data = torch.Generator().manual_seed(1)
+    order = torch.randperm(300, generator=data)
+    assert torch.equal(epoch, torch.bernoulli(grey[order], generator=torch.Generator().manual_seed(2)))
+    assert torch.equal(generators["data"].get_state(), data.get_state())  # the permutation took all it drew
