@@ -66,6 +66,7 @@ def measure_one(dataset_file: Path, model: str, precision: str, device_name: str
         for _ in range(warmup_steps):
             run.step(next_batch(), cfg, 1.0, device)
         synchronize(device)
+        started_late = start_at is not None and time.time() > start_at  # the common start is then not common
         if start_at is not None:
             time.sleep(max(0.0, start_at - time.time()))
         steps, started = 0, time.perf_counter()
@@ -78,7 +79,7 @@ def measure_one(dataset_file: Path, model: str, precision: str, device_name: str
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
     return {"model": model, "precision": precision, "optimizer": optimizer, "steps": steps,
             "seconds": elapsed, "images_per_s": steps * cfg.batch_size / elapsed, "peak_mib": peak,
-            "last_loss": float(loss)}
+            "last_loss": float(loss), "started_late": started_late}
 
 
 def measure_together(args, model: str, precision: str, jobs: int) -> list[dict]:
@@ -117,10 +118,8 @@ def main() -> None:
     parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        ready = time.time()
         result = measure_one(args.dataset_file, args.models, args.precisions, args.device, args.seconds,
                              args.warmup_steps, args.optimizer, args.start_at)
-        result["started_late"] = ready > args.start_at if args.start_at else False
         print(json.dumps(result))
         return
     name = torch.cuda.get_device_name(0) if args.device != "cpu" and torch.cuda.is_available() else "cpu"
