@@ -204,8 +204,11 @@ def test_an_interrupted_make_demo_keeps_every_finished_file_and_resumes_where_it
     workdir = copy_workflow(tmp_path / "wf")
     shutil.copy2(REPO / "Makefile", workdir / "Makefile")
     bin_dir = Path(sys.executable).parent
+    # SIGINT as a terminal has it: a suite started from a background job (`make test &`) inherits SIGINT ignored,
+    # and make and Snakemake would then never see the Ctrl-C this test sends
     make = subprocess.Popen(["make", "-o", ".venv/.mimflow-installed", "demo", f"BIN={bin_dir}"], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     evaluated = wait_until(lambda: list(workdir.glob("results/runs/**/metrics.json")), "an evaluated run", make)
     os.killpg(make.pid, signal.SIGINT)
     output, _ = make.communicate(timeout=HANG_GUARD_S)
