@@ -29,6 +29,8 @@ RUN_DIR = f"results/runs/{RUN_NAME}"
 IMAGE_RUN_DIR = f"results/runs/{IMAGE_RUN_NAME}"
 IMAGE_RUN_DIR_BY_MODEL = IMAGE_RUN_DIR.replace("{arch}-{objective}", "{model}")  # tables: one model column
 SHOWCASE_FIGURE = "results/figures/images/{dataset}_showcase.png"  # the seed README's picture of a dataset
+# Clustering along training (images.clustering_every) of every objective and seed of one decoder and prior
+CLUSTERING_FIGURE = "results/figures/images/{dataset}_{arch}_{prior}_clustering.png"
 TABLE = "results/tables/{experiment}.csv"
 SUMMARY_TABLE = "results/tables/{experiment}_summary.csv"
 STATS_FIGURE = "results/figures/{experiment}/{metric}.png"

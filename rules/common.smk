@@ -25,6 +25,7 @@ from mimflow.workflow import (
     SCORECARD_TABLE,
     SCORECARD_VARIANT_TABLE,
     SHOWCASE_FIGURE,
+    CLUSTERING_FIGURE,
     STATS_FIGURE,
     SUMMARY_TABLE,
     TABLE,
@@ -103,15 +104,28 @@ def showcase_inputs(wildcards):
     return inputs
 
 
+def clustering_group_inputs(wildcards):
+    """The training logs and provenance of every image run of one (dataset, arch, prior) in the grid, in grid
+    order (rule clustering_trajectories)."""
+    folders = [IMAGE_RUN_DIR.format(**run) for run in image_runs(config)
+               if (run["dataset"], run["arch"], run["prior"]) == (wildcards.dataset, wildcards.arch, wildcards.prior)]
+    if not folders:
+        raise ValueError(f"no image run of {wildcards.dataset}, {wildcards.arch}, {wildcards.prior} in the grid")
+    return {"logs": [f"{f}/train_log.csv" for f in folders], "provenance": [f"{f}/provenance.json" for f in folders]}
+
+
 def image_targets():
     targets = [SUMMARY_TABLE.format(experiment="images")]
     targets += [SHOWCASE_FIGURE.format(dataset=dataset) for dataset in showcase_datasets(config)]
+    clustering = config["images"]["clustering_every"] > 0
     for run in image_runs(config):
         folder = IMAGE_RUN_DIR.format(**run)
         targets += [f"{folder}/{name}.png" for name in IMAGE_RUN_FIGURES]
         if run["prior"] == "vampprior":
             targets.append(f"{folder}/pseudoinputs.png")
-    return targets
+        if clustering:
+            targets += [f"{folder}/clustering.png", CLUSTERING_FIGURE.format(**run)]
+    return list(dict.fromkeys(targets))  # a group figure once
 
 
 def lowdim_rule_variants():

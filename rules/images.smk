@@ -17,6 +17,7 @@ rule train_image:
         resume=f"{IMAGE_RUN_DIR}/resume.pt",
         device=config["images"]["device"],
         jobs_per_gpu=config["images"]["jobs_per_gpu"],
+        clustering_every=config["images"]["clustering_every"],
     log:
         job_log("train_image", IMAGE_RUN_NAME),
     group:
@@ -188,6 +189,44 @@ rule image_showcase:
         "../envs/mimflow.yaml"
     script:
         "../workflow_scripts/image_showcase.py"
+
+
+rule clustering_trajectory:
+    # One run's clustering along training (images.clustering_every > 0): validation KNN, NMI, active units.
+    input:
+        logs=[f"{IMAGE_RUN_DIR}/train_log.csv"],
+        provenance=[f"{IMAGE_RUN_DIR}/provenance.json"],
+    output:
+        report(f"{IMAGE_RUN_DIR}/clustering.png", caption="../report/clustering_trajectory.rst",
+               category="Image runs", subcategory="{dataset}: clustering along training", labels=IMAGE_LABELS),
+    params:
+        code=stage_code("clustering_trajectories"),  # the source its job runs
+        title="clustering along training: {dataset}, {arch}-{objective}, {prior} prior, seed {seed}",
+    log:
+        job_log("clustering_trajectory", IMAGE_RUN_NAME),
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/clustering_trajectories.py"
+
+
+rule clustering_trajectories:
+    # MIM and VAE (every objective and seed of the grid) of one dataset, decoder and prior on the same axes.
+    input:
+        unpack(clustering_group_inputs),
+    output:
+        report(CLUSTERING_FIGURE, caption="../report/clustering_trajectories.rst", category="Image runs",
+               subcategory="{dataset}: clustering along training",
+               labels={"dataset": "{dataset}", "model": "{arch}", "prior": "{prior}", "figure": "clustering"}),
+    params:
+        code=stage_code("clustering_trajectories"),  # the source its job runs
+        title="clustering along training: {dataset}, {arch}, {prior} prior",
+    log:
+        job_log("clustering_trajectories", "{dataset}_{arch}_{prior}"),
+    conda:
+        "../envs/mimflow.yaml"
+    script:
+        "../workflow_scripts/clustering_trajectories.py"
 
 
 rule image_table:

@@ -14,6 +14,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..registry import image_root
 
@@ -112,4 +113,42 @@ def showcase_figure(panels: list[list[np.ndarray]], row_labels: list[str], title
         axes[r, 0].set_ylabel(textwrap.fill(row_labels[r], 28), fontsize=10)
     fig.suptitle(textwrap.fill(title, 120), fontsize=12)
     fig.tight_layout(pad=0.4, rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def clustering_trajectory_figure(runs: list[dict], warmup: int, title: str, dpi: int = 120) -> Figure:
+    """Clustering along training, one column of panels per measure (validation KNN accuracy, NMI of k-means,
+    active units of q(z|x), and the validation loss that selects the best epoch), every run a colour.
+
+    runs: dicts with `label`, `log` (a train_log.csv as a pandas DataFrame, clustering columns included) and
+    `best_epoch`. The epoch where beta reaches 1 (the warm-up's end) is a grey line, each run's best epoch a
+    dotted line of its colour. KNN5 is drawn solid, KNN1 dotted and KNN10 dashed.
+    """
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), dpi=dpi)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, run in enumerate(runs):
+        colour, log = colours[index % len(colours)], run["log"]
+        scored = log.dropna(subset=["val_NMI"])
+        for k, style in ((5, "-"), (1, ":"), (10, "--")):
+            axes[0].plot(scored["epoch"], scored[f"val_KNN{k}"], style, color=colour, marker="." if k == 5 else None,
+                         label=run["label"] if k == 5 else None)
+        axes[1].plot(scored["epoch"], scored["val_NMI"], "-", marker=".", color=colour)
+        axes[2].plot(scored["epoch"], scored["active_units_z1"] + scored["active_units_z2"], "-", marker=".",
+                     color=colour)
+        axes[3].plot(log["epoch"], log["val_loss"], "-", color=colour)
+        for ax in axes:
+            ax.axvline(run["best_epoch"], color=colour, linestyle=":", linewidth=1)
+    for ax, ylabel in zip(axes, ("validation KNN accuracy (k = 5; 1 dotted, 10 dashed)", "validation NMI (k-means)",
+                                 "active units of q(z|x) (z1 + z2)", "validation loss (nats)")):
+        ax.axvline(warmup, color="0.6", linestyle="--", linewidth=1)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize=7, loc="best")
+    axes[3].text(warmup, 1.0, " beta = 1", transform=axes[3].get_xaxis_transform(), fontsize=7, va="top",
+                 color="0.4")
+    fig.suptitle("\n".join(textwrap.wrap(title + " (dotted verticals: best epoch)", 140)), fontsize=9)
+    fig.tight_layout()
     return fig

@@ -2,6 +2,9 @@
 
 Dynamic binarisation of the grey training images every epoch, beta = min(1, epoch / warmup), and a
 validation loss at beta = 1 that selects the best checkpoint; early stopping is held off during warm-up.
+With clustering_every = k > 0, every k-th epoch also scores how the validation latents cluster (KNN, NMI,
+active units: evaluate.validation_clustering) into the epoch's record; it draws from a stream of its own,
+so the training itself is the same number for number as with it off.
 
 The step does no host work that a GPU waits for: the epoch is shuffled and binarised in one draw (on the
 device for CUDA jobs), losses stay on the device until the epoch ends, and the optimiser updates all its
@@ -10,7 +13,9 @@ region; the weights and the optimiser stay float32.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +24,7 @@ import torch
 from ..core.fit import FitResult, StopRule, fit
 from .data import EpochBinarizer, ImageData, sampling_generator, training_generators
 from ..core.device import numerics, resolve_device, step_autocast
+from .evaluate import validation_clustering
 from .losses import image_loss
 from .model import HVAE2Level, build_image_model
 from .optim import AdamNormGrad
@@ -32,6 +38,19 @@ class ImageEpochRecord:
     train_loss: float
     val_loss: float
     wall_time_s: float
+
+
+@dataclass
+class ImageClusteringRecord(ImageEpochRecord):
+    """An epoch's record when the run scores its clustering along training; NaN in the epochs between scorings."""
+
+    val_KNN1: float = math.nan
+    val_KNN5: float = math.nan
+    val_KNN10: float = math.nan
+    val_NMI: float = math.nan
+    active_units_z1: float = math.nan
+    active_units_z2: float = math.nan
+    clustering_s: float = math.nan  # the scoring's wall time, part of wall_time_s
 
 
 @torch.no_grad()
@@ -81,10 +100,14 @@ def prepare_training(cfg: ImageRunConfig, data: ImageData, device: torch.device)
 def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | None = None,
                 resume_path: Path | None = None,
                 on_epoch: Callable[[HVAE2Level, ImageEpochRecord], None] | None = None,
-                resume_key: dict | None = None,
+                resume_key: dict | None = None, clustering_every: int = 0,
                 ) -> tuple[HVAE2Level, FitResult]:
     """Train one run at its precision; returns the model loaded with its best checkpoint (in eval mode), and
-    the history. A resume checkpoint is used only when it matches the settings plus resume_key (the code)."""
+    the history. A resume checkpoint is used only when it matches the settings plus resume_key (the code).
+    clustering_every = k > 0 scores the validation latents' clustering every k-th epoch (the history's records
+    are then ImageClusteringRecord)."""
+    if clustering_every < 0:
+        raise ValueError(f"clustering_every must be 0 (off) or a number of epochs, got {clustering_every}")
     device = device or resolve_device("auto")
     run = prepare_training(cfg, data, device)
     model = run.model
@@ -98,13 +121,23 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
         for value in torch.stack(losses).tolist():  # one synchronisation; plain float64 sum in step order
             total += value
         train_loss = total / len(losses)
-        return ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, run.noise),
-                                0.0)
+        record = ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, run.noise),
+                                  0.0)
+        if not clustering_every:
+            return record
+        if epoch % clustering_every:
+            return ImageClusteringRecord(**asdict(record))
+        started = time.perf_counter()
+        scores = validation_clustering(model, data, cfg, device)
+        return ImageClusteringRecord(**asdict(record), **scores, clustering_s=time.perf_counter() - started)
 
+    record_type, settings = ImageEpochRecord, {**cfg.to_dict(), **(resume_key or {})}
+    if clustering_every:  # a resume state of the other kind has other records: it is not reused
+        record_type, settings = ImageClusteringRecord, {**settings, "clustering_every": clustering_every}
     stop_rule = StopRule(candidate_from=1, count_from=cfg.warmup, patience=cfg.early_stopping_epochs)
     with numerics(cfg.image_precision, device, autocast=False):  # TF32 flags; autocast per step
-        result = fit(model, run.optimizer, run.generators, run_epoch, cfg.epochs, stop_rule,
-                     {**cfg.to_dict(), **(resume_key or {})}, ImageEpochRecord, resume_path, on_epoch,
+        result = fit(model, run.optimizer, run.generators, run_epoch, cfg.epochs, stop_rule, settings,
+                     record_type, resume_path, on_epoch,
                      loss_field="val_loss", non_finite="stop")
     model.eval()
     return model, result

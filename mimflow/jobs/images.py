@@ -3,6 +3,7 @@ context set the job's torch threads."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -29,13 +30,16 @@ def train_image(job: JobContext) -> None:
     log.info("settings %s on %s%s", cfg.to_dict(), device, " (resuming)" if resume.exists() else "")
 
     def log_epoch(model, r):
-        log.info("epoch %d beta %.3g train %.4f val %.4f (%.1fs)", r.epoch, r.beta, r.train_loss, r.val_loss,
-                 r.wall_time_s)
+        scored = not math.isnan(getattr(r, "val_NMI", math.nan))  # clustering scored this epoch
+        log.info("epoch %d beta %.3g train %.4f val %.4f (%.1fs)%s", r.epoch, r.beta, r.train_loss, r.val_loss,
+                 r.wall_time_s, f"; validation KNN5 {r.val_KNN5:.3f} NMI {r.val_NMI:.3f} active units "
+                 f"{r.active_units_z1:.0f} + {r.active_units_z2:.0f}" if scored else "")
 
     data = load_image_data(job.input.data, cfg.max_train_images)
     try:  # out of memory on a shared GPU: once more alone, from resume.pt (saved every epoch)
         model, result = job.run_on_device(lambda device: train(cfg, data, device, resume, log_epoch,
-                                                               resume_key=job.resume_key(source)))
+                                                               resume_key=job.resume_key(source),
+                                                               clustering_every=job.params.clustering_every))
     except Exception:
         log.exception("training failed")
         raise
@@ -43,7 +47,8 @@ def train_image(job: JobContext) -> None:
     write_csv_atomic(result.history, output.log_csv)
     write_json_atomic(provenance_record(cfg.to_dict(), started, inputs={"data": job.input.data}, extra={
         "rule": "train_image", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
-        "epochs_run": len(result.history), "stopped_early": result.stopped_early},
+        "epochs_run": len(result.history), "stopped_early": result.stopped_early,
+        "clustering_every": job.params.clustering_every},
         source=source.record() if source else None), output.provenance)
     resume.unlink(missing_ok=True)
     log.info("best epoch %d validation loss %.4f", result.best_epoch, result.best_loss)
@@ -160,4 +165,28 @@ def image_showcase(job: JobContext) -> None:
     title = (f"{w.dataset}: {' vs '.join(rows)}, {job.params.prior} prior, seed {job.params.seed} "
              f"(test NLL importance-sampled with S = {metrics['is_samples']})")
     save_figure(showcase_figure(panels, labels, title), job.output[0])
+    job.log.info("wrote %s", job.output[0])
+
+
+def clustering_trajectories(job: JobContext) -> None:
+    """Clustering along training (images.clustering_every): one run's figure, or one (dataset, arch, prior)'s
+    with every objective and seed of the grid on the same axes."""
+    import pandas as pd
+
+    from ..images.figures import clustering_trajectory_figure
+
+    runs, warmups = [], set()
+    for log_csv, provenance_path in zip(job.input.logs, job.input.provenance):
+        provenance = json.loads(Path(provenance_path).read_text())
+        settings = provenance["settings"]
+        warmups.add(settings["warmup"])
+        runs.append({"label": f"{settings['arch'].removesuffix('_2level')}-{settings['objective']}, seed "
+                              f"{settings['seed']} (best epoch {provenance['best_epoch']})",
+                     "log": pd.read_csv(log_csv), "best_epoch": provenance["best_epoch"]})
+    if len(warmups) != 1:
+        raise ValueError(f"the runs of one clustering figure have different warm-ups {sorted(warmups)}")
+    missing = [path for path, run in zip(job.input.logs, runs) if "val_NMI" not in run["log"]]
+    if missing:
+        raise ValueError(f"{missing[0]} has no clustering columns: set images.clustering_every > 0 and retrain")
+    save_figure(clustering_trajectory_figure(runs, warmups.pop(), job.params.title), job.output[0])
     job.log.info("wrote %s", job.output[0])

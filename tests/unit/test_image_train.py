@@ -3,6 +3,7 @@ held during warm-up, and the model.pt round trip."""
 from __future__ import annotations
 
 import logging
+import math
 import random
 
 import pytest
@@ -134,3 +135,39 @@ def test_non_finite_validation_stops_at_the_best_checkpoint(monkeypatch, caplog)
     assert "training stops at the best checkpoint" in caplog.text
     assert [r.epoch for r in result.history] == [1, 2] and result.best_epoch == 1 and result.stopped_early
     assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("arch,objective", [("convhvae_2level", "smim"), ("pixelhvae_2level", "amim")])
+def test_clustering_along_training_leaves_the_training_unchanged(arch, objective):
+    """Scoring the validation latents every other epoch draws from its own stream: the losses, the best
+    epoch and every weight equal those of the run without it, and the scored epochs hold the clustering."""
+    torch.set_num_threads(1)
+    cfg = config(arch=arch, objective=objective, epochs=3)
+    _, plain = train_image(cfg, tiny_data(), CPU)
+    _, scored = train_image(cfg, tiny_data(), CPU, clustering_every=2)
+    assert [(r.train_loss, r.val_loss) for r in scored.history] == [(r.train_loss, r.val_loss) for r in plain.history]
+    assert scored.best_epoch == plain.best_epoch
+    for key, value in plain.best_state.items():
+        assert torch.equal(value, scored.best_state[key]), key
+    assert type(plain.history[0]).__name__ == "ImageEpochRecord"  # off: today's columns, nothing added
+    first, second, third = scored.history
+    assert math.isnan(first.val_KNN5) and math.isnan(third.val_NMI)
+    assert 0.0 <= second.val_KNN1 <= 1.0 and 0.0 <= second.val_KNN10 <= 1.0 and 0.0 <= second.val_NMI <= 1.0
+    assert 0 <= second.active_units_z1 <= cfg.z1_size and 0 <= second.active_units_z2 <= cfg.z2_size
+
+
+def test_clustering_scores_repeat_for_the_same_weights():
+    """Every scoring draws the same noise: the same model scores the same, so a trajectory's epochs differ by the
+    model only."""
+    from mimflow.images.evaluate import validation_clustering
+
+    model, _ = train_image(config(epochs=1), tiny_data(), CPU)
+    assert validation_clustering(model, tiny_data(), config(), CPU) == validation_clustering(model, tiny_data(),
+                                                                                              config(), CPU)
+
+
+def test_a_resume_state_without_clustering_is_not_reused_with_it(tmp_path):
+    resume = tmp_path / "resume.pt"
+    train_image(config(epochs=2), tiny_data(), CPU, resume)
+    _, result = train_image(config(epochs=2), tiny_data(), CPU, resume, clustering_every=1)
+    assert [r.epoch for r in result.history] == [1, 2] and not math.isnan(result.history[0].val_KNN5)
