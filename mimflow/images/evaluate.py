@@ -79,7 +79,7 @@ def validation_clustering(model: HVAE2Level, data: ImageData, cfg: ImageRunConfi
     binarize = torch.Generator().manual_seed(seed)  # the training images' pixels: the same on CPU and GPU
     noise = torch.Generator(device=device).manual_seed(seed)
     model.eval()
-    with model.fixed_prior(), step_autocast(cfg.image_precision, device):
+    with step_autocast(cfg.image_precision, device):  # the encoder only: the prior takes no part
         x_train = torch.bernoulli(data.x_train, generator=binarize)
         z_train = latent_samples(model, x_train, cfg.test_batch_size, device, noise).numpy()
         z_val = latent_samples(model, data.x_val, cfg.test_batch_size, device, noise).numpy()

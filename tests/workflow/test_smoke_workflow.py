@@ -161,6 +161,25 @@ def test_every_image_combination_trains_evaluates_and_plots(smoke_run):
     assert len(summary) == 12
 
 
+def test_image_runs_log_and_draw_their_clustering_along_training(smoke_run):
+    """images.clustering_every: 1 in the smoke preset: every epoch's record holds the validation latents'
+    clustering, each run has its trajectory figure, and each (dataset, decoder, prior) one with all objectives."""
+    from mimflow.workflow import CLUSTERING_FIGURE, IMAGE_RUN_DIR, image_runs
+
+    config = smoke_config()
+    for run in image_runs(config):
+        folder = smoke_run / IMAGE_RUN_DIR.format(**run)
+        log = pd.read_csv(folder / "train_log.csv")
+        assert list(log.columns) == ["epoch", "beta", "train_loss", "val_loss", "wall_time_s", "val_KNN1", "val_KNN5",
+                                     "val_KNN10", "val_NMI", "active_units_z1", "active_units_z2", "clustering_s"]
+        assert log[["val_KNN1", "val_KNN5", "val_KNN10", "val_NMI"]].stack().between(0, 1).all(), log
+        assert log["active_units_z1"].between(0, config["images"]["training"]["z1_size"]).all()
+        assert json.loads((folder / "provenance.json").read_text())["clustering_every"] == 1
+        assert (folder / "clustering.png").stat().st_size > 10_000
+        assert (smoke_run / CLUSTERING_FIGURE.format(**run)).stat().st_size > 10_000
+    assert len(list((smoke_run / "results" / "figures" / "images").glob("*_clustering.png"))) == 4
+
+
 def test_an_image_job_that_wants_cuda_without_it_fails_at_start_in_one_line(smoke_run, tmp_path):
     """images.device: cuda where CUDA is unusable: the training job stops before any work, naming why."""
     import shutil
