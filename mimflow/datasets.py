@@ -13,6 +13,9 @@ __all__ = ["DATASETS", "DatasetFamily", "dataset_family", "PCA_FILE", "pca_sourc
            "samples_per_pass"]
 
 PCA_FILE = "resources/datasets/{dataset}-{fit}.pt"  # the built PCA dataset of one fidelity.pca_fit value
+# The run settings each family's data never read (DatasetFamily.ignores): the PCA switches, the toy pass size.
+PCA_SETTINGS = ("pca_fit", "pca_sign", "affine_geometry")
+FILE_IGNORES = ("dataset_size",)  # real data: the split sizes are the file's own
 
 
 def samples_per_pass(dataset_size: int, batch_size: int) -> int:
@@ -46,7 +49,8 @@ def pca_source(cfg, data_path=None):
 def _pca_settings(settings: dict[str, Any], fidelity: Mapping[str, Any]) -> dict[str, Any]:
     settings.update(pca_fit=fidelity["pca_fit"], pca_sign=fidelity["pca_sign"],
                     affine_geometry=fidelity["affine_geometry"])
-    settings.pop("dataset_size", None)  # real data: the split sizes are the dataset's own
+    for key in FILE_IGNORES:
+        settings.pop(key, None)
     return settings
 
 
@@ -59,15 +63,16 @@ def _vector_source(cfg, data_path=None):
 
 
 def _vector_settings(settings: dict[str, Any], fidelity: Mapping[str, Any]) -> dict[str, Any]:
-    settings.pop("dataset_size", None)  # the file's own split sizes
+    for key in FILE_IGNORES:
+        settings.pop(key, None)
     return settings
 
 
-register_dataset("toy_ring", r"toy\d+(_\d+)?", _toy_source, density=True, published=True,
+register_dataset("toy_ring", r"toy\d+(_\d+)?", _toy_source, density=True, published=True, ignores=PCA_SETTINGS,
                  description="toy<k> or toy<k>_<dim>: k ring modes plus one at the origin (toy4, toy4_20)")
-register_dataset("toy_text", r"toy(MIM|VAE|AE)", _toy_source, density=True, published=True,
+register_dataset("toy_text", r"toy(MIM|VAE|AE)", _toy_source, density=True, published=True, ignores=PCA_SETTINGS,
                  description="toyMIM, toyVAE, toyAE: one mode per lit pixel of the letters")
-register_dataset("pca_fashion_mnist", r"pca-fashion-mnist\d+", pca_source, published=True,
+register_dataset("pca_fashion_mnist", r"pca-fashion-mnist\d+", pca_source, published=True, ignores=FILE_IGNORES,
                  file=lambda name, settings: PCA_FILE.format(dataset=name, fit=settings.get("pca_fit", "per_split")),
                  settings=_pca_settings,
                  description="pca-fashion-mnist<k>: Fashion-MNIST projected on its first k principal components")
@@ -78,6 +83,7 @@ def register_vector_datasets(entries: Mapping[str, Mapping[str, Any]]) -> None:
     for name, entry in entries.items():
         family = DatasetFamily(name=f"vectors:{name}", pattern=re.escape(name), source=_vector_source,
                                file=lambda _name, _settings, path=entry["path"]: path, settings=_vector_settings,
+                               ignores=FILE_IGNORES + PCA_SETTINGS,
                                description=f"{name}: the vectors of {entry['path']}")
         if family.name in DATASETS:
             if DATASETS[family.name].description != family.description:

@@ -123,10 +123,14 @@ class ImageObjective:
     """How an image model (mimflow.images) trains.
 
     loss(terms, beta, **settings) maps the single-sample terms of the encoder path (a dict of per-image
-    tensors: log_p_x_given_z, log_p_z1_given_z2, log_p_z2, log_q_z1_given_x_z2, log_q_z2_given_x and kl) and
-    the scheduled beta to the per-image loss (mimflow.images.losses.image_loss averages it over the batch).
+    tensors: log_p_x_given_z, log_p_z1_given_z2, log_p_z2, log_q_z1_given_x_z2, log_q_z2_given_x and kl, shape
+    (B,); the sample z1, z2 and the posterior parameters q_z1_mean, q_z1_logvar, q_z2_mean, q_z2_logvar,
+    shape (B, z); x (B, x_dim); and dataset_size, the training images N) and the scheduled beta to the
+    per-image loss (mimflow.images.losses.image_loss averages it over the batch).
     sampling_path adds SymMIM's prior-sampling path (z ~ p(z), x ~ p(x|z)) with weight beta once beta >= 1.
-    `settings` are the objective's own keywords with their defaults; every image run uses the defaults.
+    A loss whose value for an image depends on the rest of its batch sets batch_terms=True: the validation
+    loss that picks the best checkpoint is then computed on batches of the training batch size.
+    `settings` are the objective's own keywords with their defaults (config images.objective_settings).
     """
 
     name: str
@@ -134,6 +138,7 @@ class ImageObjective:
     label: str = ""
     color: str = "black"
     sampling_path: bool = False
+    batch_terms: bool = False  # the loss couples the images of a batch (a total correlation, an MMD)
     settings: Mapping[str, SettingValue] = field(default_factory=dict)
     description: str = ""
 
@@ -179,6 +184,7 @@ class DatasetFamily:
     settings: Callable[[dict, Mapping[str, Any]], dict] | None = None  # run settings from the fidelity switches
     density: bool = False
     published: bool = False  # the paper's own data: the reproduction scorecard may compare it
+    ignores: tuple[str, ...] = ()  # run settings this family's data never read: left out of provenance and tables
 
     def matches(self, dataset: str) -> bool:
         return re.fullmatch(self.pattern, dataset) is not None

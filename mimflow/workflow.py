@@ -263,6 +263,28 @@ def planning_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
+def seed_group_target_notes(config: dict[str, Any], targets, root: Path = Path(".")) -> list[str]:
+    """One line per targeted run file that is present while the same file of another seed of its group is
+    missing. Snakemake builds nothing for a present target, so after a seed was added to `seeds` the group
+    it now belongs to would stay unbuilt without a word; the line names a target that builds it."""
+    grouped, _ = seed_groups(config)
+    pattern = template_pattern(RUN_DIR + "/{file}")
+    notes = []
+    for target in sorted(map(str, targets or ())):
+        match = pattern.fullmatch(target) or pattern.fullmatch(target + "/")
+        if match is None or match["experiment"] not in grouped or not (root / target).exists():
+            continue
+        fields = {key: value for key, value in match.groupdict().items() if key not in ("seed", "file")}
+        missing = [seed for seed in config["seeds"]
+                   if not (root / run_dir(**fields, seed=seed) / match["file"]).exists()]
+        if missing:
+            sibling = f"{run_dir(**fields, seed=missing[0])}/{match['file']}"
+            notes.append(f"mimflow: {target} is present, so Snakemake builds nothing for it, but its seed group "
+                         f"(seeds {list(config['seeds'])}) lacks seed(s) {missing}: target {sibling} to build the "
+                         f"group (its present runs are kept from their finished resume.pt, not retrained)")
+    return notes
+
+
 def _check_vector_files(config: dict[str, Any]) -> None:
     """Load and check every file of one's own vectors that a planned experiment trains on, at planning, so a
     bad file (a NaN, a label array of the wrong length, fewer rows than a batch) stops Snakemake before any

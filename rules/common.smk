@@ -44,6 +44,7 @@ from mimflow.workflow import (
     job_benchmark,
     job_log,
     planning_notes,
+    seed_group_target_notes,
     raw_filenames,
     raw_files,
     remote_entry,
@@ -55,8 +56,21 @@ try:
     check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 except ConfigError as err:
     sys.exit(f"mimflow: {err}")
+def command_line_targets():
+    """The targets of the snakemake command that plans (the DAG settings are not set yet while the Snakefile is
+    read); none when the workflow is driven otherwise."""
+    if "snakemake" not in Path(sys.argv[0]).as_posix():
+        return []
+    from snakemake.cli import get_argument_parser
+
+    try:
+        return get_argument_parser().parse_known_args(sys.argv[1:])[0].targets or []
+    except SystemExit:  # a command line Snakemake itself rejects: it says why
+        return []
+
+
 if workflow.exec_mode == ExecMode.DEFAULT:  # once, in the process that plans
-    for note in planning_notes(config):
+    for note in planning_notes(config) + seed_group_target_notes(config, command_line_targets()):
         print(note, file=sys.stderr)
 
 

@@ -124,6 +124,12 @@ def load_numpy(path: str | Path) -> Any:
         return np.load(path, allow_pickle=False)
 
 
+def load_json(path: str | Path) -> Any:
+    """A JSON file this workflow wrote; UnreadableFileError when it cannot be read."""
+    with reading(path):
+        return json.loads(Path(path).read_text())
+
+
 def load_torch(path: str | Path) -> Any:
     """torch.load (full pickle, tensors on the CPU) of a file this workflow wrote; UnreadableFileError when
     it cannot be read."""

@@ -75,6 +75,7 @@ def provenance_record(settings: dict[str, Any], started: str, inputs: dict[str, 
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "started": started,
         "finished": now(),
+        "input_files": {name: str(path) for name, path in (inputs or {}).items()},
         "inputs_sha256": {name: sha256_file(path) for name, path in (inputs or {}).items()},
     }
     record.update(extra or {})

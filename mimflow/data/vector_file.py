@@ -5,6 +5,8 @@ stream (mimflow.data.vectors) reads its arrays through it. The format is in mimf
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,16 @@ class VectorFileError(ValueError):
     """A vector dataset file breaks the format; the message is one line naming the file and the array."""
 
 
+# What reading a truncated or corrupt .npz raises, from np.load or from reading one of its arrays.
+UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def unreadable(path: Path, err: BaseException) -> VectorFileError:
+    why = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the reader said
+    return VectorFileError(f"vector dataset {path}: not a readable .npz file ({why}); it is truncated or corrupt: "
+                           "write it again (np.savez with x_train, y_train, x_test, y_test)")
+
+
 def read_vectors(path: str | Path, min_rows: int = 1) -> dict[str, np.ndarray]:
     """The four arrays of a vector dataset file, checked (one-line VectorFileError naming the bad array)."""
     path = Path(path)
@@ -23,14 +35,20 @@ def read_vectors(path: str | Path, min_rows: int = 1) -> dict[str, np.ndarray]:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise VectorFileError(f"vector dataset {path}: no such file") from None
-    except (ValueError, OSError) as err:
-        raise VectorFileError(f"vector dataset {path}: not a readable .npz file ({err})") from None
+    except UNREADABLE as err:
+        raise unreadable(path, err) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise VectorFileError(f"vector dataset {path}: a single array, not an .npz archive; needs an .npz of "
+                              f"{list(ARRAYS)}")
     with archive:
         missing = [name for name in ARRAYS if name not in archive.files]
         if missing:
             raise VectorFileError(f"vector dataset {path}: array(s) {missing} missing; has {sorted(archive.files)}, "
                                   f"needs {list(ARRAYS)}")
-        arrays = {name: archive[name] for name in ARRAYS}
+        try:
+            arrays = {name: archive[name] for name in ARRAYS}
+        except UNREADABLE as err:  # a truncated archive can list its arrays and fail on reading them
+            raise unreadable(path, err) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 2 or x.shape[1] < 1:

@@ -38,10 +38,24 @@ def vae_elbo_terms(model: HVAE2Level, x: torch.Tensor, generator: torch.Generato
                    noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Single-sample terms at z ~ q(z|x) (or at the given encoder noise): the five log-densities (B,) and
     their sum "elbo"."""
-    t = _log_densities(model, x, model(x, generator, noise))
+    return _encoder_pass(model, x, generator, noise)[0]
+
+
+# What an image objective sees of the encoder pass besides the log-densities (docs/extending.md): the joint
+# sample and the parameters of both posterior levels, per image, in float32 or wider.
+POSTERIOR_TERMS = {"z1": "z1_q", "z2": "z2_q", "q_z1_mean": "z1_q_mean", "q_z1_logvar": "z1_q_logvar",
+                   "q_z2_mean": "z2_q_mean", "q_z2_logvar": "z2_q_logvar"}
+
+
+def _encoder_pass(model: HVAE2Level, x: torch.Tensor, generator: torch.Generator | None,
+                  noise: tuple[torch.Tensor, torch.Tensor] | None = None
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """vae_elbo_terms's terms, and the pass's joint sample and posterior parameters (POSTERIOR_TERMS)."""
+    out = model(x, generator, noise)
+    t = _log_densities(model, x, out)
     t["elbo"] = (t["log_p_x_given_z"] + t["log_p_z1_given_z2"] + t["log_p_z2"]
                  - t["log_q_z1_given_x_z2"] - t["log_q_z2_given_x"])
-    return t
+    return t, {name: full_precision(out[key]) for name, key in POSTERIOR_TERMS.items()}
 
 
 def add_score_function_term(loss: torch.Tensor, log_prob: torch.Tensor) -> torch.Tensor:
@@ -78,22 +92,27 @@ def _prior_path_loss(model: HVAE2Level, n: int, beta: float,
 
 def image_loss(model: HVAE2Level, x: torch.Tensor, objective: str, beta: float,
                generator: torch.Generator | None = None,
-               settings: dict | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+               settings: dict | None = None, dataset_size: int | None = None,
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(scalar batch loss to minimise, detached per-sample terms) of a registered image objective.
 
     The objective's loss (mimflow.registry.IMAGE_OBJECTIVES; the built-ins in mimflow.images.objectives)
     maps the encoder path's single-sample terms, beta and its settings (the declared defaults, updated by
     `settings`) to the per-image loss; this averages it over the
     batch and, for an objective with a sampling path, adds beta * mean of the prior-sampling path once
-    beta >= 1. Terms: re = -log p(x|z), kl, loss (encoder path, per sample), the five log-densities, and
-    loss_p (prior path, per sample; n = min(B, K) with the VampPrior) when that path runs.
+    beta >= 1. The objective's dict holds the five log-densities and kl (B,), the joint sample z1, z2 and the
+    posterior parameters q_z1_mean, q_z1_logvar, q_z2_mean, q_z2_logvar (B, z), x (B, x_dim) and
+    dataset_size (N, the training images of an epoch; None outside training). Terms returned: re =
+    -log p(x|z), kl, loss (encoder path, per sample), the five log-densities, and loss_p (prior path, per
+    sample; n = min(B, K) with the VampPrior) when that path runs.
     """
     entry = IMAGE_OBJECTIVES[objective]
-    t = vae_elbo_terms(model, x, generator)
+    t, posterior = _encoder_pass(model, x, generator)
     log_p_x_given_z = t["log_p_x_given_z"]
     kl = -(t["log_p_z1_given_z2"] + t["log_p_z2"] - t["log_q_z1_given_x_z2"] - t["log_q_z2_given_x"])
     path_terms = {name: value for name, value in t.items() if name != "elbo"}
-    per_sample = entry.loss({**path_terms, "kl": kl}, beta, **{**entry.settings, **(settings or {})})
+    per_sample = entry.loss({**path_terms, "kl": kl, **posterior, "x": x, "dataset_size": dataset_size}, beta,
+                            **{**entry.settings, **(settings or {})})
     total = per_sample.mean()
     terms = {name: value.detach() for name, value in path_terms.items()}
     terms.update(re=-log_p_x_given_z.detach(), kl=kl.detach(), loss=per_sample.detach())

@@ -22,6 +22,7 @@ from typing import Callable
 import torch
 
 from ..core.fit import FitResult, StopRule, fit
+from ..registry import IMAGE_OBJECTIVES
 from .data import EpochBinarizer, ImageData, sampling_generator, training_generators
 from ..core.device import numerics, resolve_device, step_autocast
 from .evaluate import validation_clustering
@@ -55,12 +56,14 @@ class ImageClusteringRecord(ImageEpochRecord):
 
 @torch.no_grad()
 def validation_loss(model: HVAE2Level, x: torch.Tensor, cfg: ImageRunConfig, device: torch.device,
-                    generator: torch.Generator | None) -> float:
-    """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches."""
+                    generator: torch.Generator | None, dataset_size: int | None = None) -> float:
+    """The model's own loss at beta = 1 (MIM losses for MIM models), averaged over validation batches: of the
+    training batch size for an objective with batch terms (as training sees them), else test_batch_size."""
     model.eval()
+    batch_size = cfg.batch_size if IMAGE_OBJECTIVES[cfg.objective].batch_terms else cfg.test_batch_size
     with model.fixed_prior(), step_autocast(cfg.image_precision, device):  # the pseudo-inputs are encoded
         losses = torch.stack([image_loss(model, batch.to(device), cfg.objective, 1.0, generator,  # once
-                                         cfg.objective_settings)[0] for batch in x.split(cfg.test_batch_size)])
+                                         cfg.objective_settings, dataset_size)[0] for batch in x.split(batch_size)])
     return sum(losses.tolist()) / len(losses)  # one host synchronisation; the same sum as before
 
 
@@ -79,7 +82,8 @@ class ImageTraining:
         """One optimiser step on the batch x; returns its loss, detached and left on the device."""
         self.optimizer.zero_grad(set_to_none=True)
         with step_autocast(cfg.image_precision, device):  # a fresh region: it sees this step's weights
-            loss, _ = image_loss(self.model, x, cfg.objective, beta, self.noise, cfg.objective_settings)
+            loss, _ = image_loss(self.model, x, cfg.objective, beta, self.noise, cfg.objective_settings,
+                                 len(self.binarize.x))  # N: the training images
         loss.backward()  # a NaN here reaches the validation loss, where core.fit stops (the original)
         self.optimizer.step()
         return loss.detach()
@@ -121,8 +125,8 @@ def train_image(cfg: ImageRunConfig, data: ImageData, device: torch.device | Non
         for value in torch.stack(losses).tolist():  # one synchronisation; plain float64 sum in step order
             total += value
         train_loss = total / len(losses)
-        record = ImageEpochRecord(epoch, beta, train_loss, validation_loss(model, data.x_val, cfg, device, run.noise),
-                                  0.0)
+        val_loss = validation_loss(model, data.x_val, cfg, device, run.noise, len(data.x_train))
+        record = ImageEpochRecord(epoch, beta, train_loss, val_loss, 0.0)
         if not clustering_every:
             return record
         if epoch % clustering_every:

@@ -46,6 +46,13 @@ class JobContext:
             torch.set_num_threads(self.threads)
         return self
 
+    def registrations(self, dataset: str) -> dict:
+        """What a run of `dataset` needs registered to be loaded again (mimflow.runs.load_run calls
+        mimflow.plugins.configure with it): the config's plugins and this dataset's own config entry, if any."""
+        return {"plugins": list(self.config.get("plugins", [])),
+                **{key: {dataset: self.config[key][dataset]} for key in ("vector_datasets", "image_subsets")
+                   if dataset in self.config.get(key, {})}}
+
     def source(self):
         """The source files this job runs (mimflow.sources), read now; None for a job built without a stage.
         Their hash is what the rule's `code` param carried at planning; a difference is logged (the code

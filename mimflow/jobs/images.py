@@ -48,7 +48,7 @@ def train_image(job: JobContext) -> None:
     write_json_atomic(provenance_record(cfg.to_dict(), started, inputs={"data": job.input.data}, extra={
         "rule": "train_image", "best_epoch": result.best_epoch, "best_loss": result.best_loss,
         "epochs_run": len(result.history), "stopped_early": result.stopped_early,
-        "clustering_every": job.params.clustering_every},
+        "clustering_every": job.params.clustering_every, "registrations": job.registrations(cfg.dataset)},
         source=source.record() if source else None), output.provenance)
     resume.unlink(missing_ok=True)
     log.info("best epoch %d validation loss %.4f", result.best_epoch, result.best_loss)

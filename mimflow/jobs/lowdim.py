@@ -59,8 +59,9 @@ def train_lowdim(job: JobContext) -> None:
                                  reuse_finished=not retrain)
 
     def write_provenance(index: int, cfg: LowdimRunConfig, **fields) -> None:
-        write_json_atomic(provenance_record(cfg.to_dict(), started, inputs=dict(job.input.items()), extra={
+        write_json_atomic(provenance_record(cfg.recorded(), started, inputs=dict(job.input.items()), extra={
             "rule": job.rule, "trained_with_seeds": seeds, "device": str(device),
+            "registrations": job.registrations(cfg.dataset),
             **({"data_sources": data_sources} if data_sources else {}), **fields},
             source=code.record() if code else None), output.provenance[index])
 
@@ -123,7 +124,7 @@ def evaluate_lowdim(job: JobContext) -> None:
         metrics["epoch"] = state["best_epoch"]
         metrics["loss"] = state["best_loss"]
         write_json_atomic(metrics, metrics_path)
-        write_json_atomic(provenance_record({"run": cfg.to_dict(), "evaluation": ev.to_dict()}, started,
+        write_json_atomic(provenance_record({"run": cfg.recorded(), "evaluation": ev.to_dict()}, started,
                                             inputs={"model.pt": model_path}, extra={"rule": job.rule},
                                             source=source_record), provenance_path)
         log.info("seed %d metrics %s", cfg.seed, metrics)

@@ -122,9 +122,16 @@ class PathTerms:
     log_q_z_given_x: torch.Tensor
     log_q_x: torch.Tensor  # single-sample model marginal estimate
     x_recon: torch.Tensor | None = None  # encoder path: x~ ~ p(x|z)
+    # q(z|x) at this path's x, the posterior whose density log_q_z_given_x is: per-sample mean and standard
+    # deviation (min_scale included), (runs, n, z_dim) like z. Terms that compare a sample's code with every
+    # other sample's posterior (a minibatch estimate of q(z), a total correlation) need them.
+    q_loc: torch.Tensor | None = None
+    q_scale: torch.Tensor | None = None
+    dataset_size: int | None = None  # N: training samples in one epoch's pass (None outside training)
 
 
-def encoder_path(model: LowdimModel, x: torch.Tensor, generator: Generators) -> PathTerms:
+def encoder_path(model: LowdimModel, x: torch.Tensor, generator: Generators,
+                 dataset_size: int | None = None) -> PathTerms:
     """x -> z ~ q(z|x) -> x~ ~ p(x|z); log q(x) = log p(x|z) + log p(z) - log q(z|x) at that z."""
     q_loc, q_scale = model.encoder(x)
     z = rsample(q_loc, q_scale, generator)
@@ -134,11 +141,11 @@ def encoder_path(model: LowdimModel, x: torch.Tensor, generator: Generators) -> 
     log_p_z = model.log_prior(z)
     log_q_z_given_x = normal_log_prob(z, q_loc, q_scale)
     log_q_x = log_p_x_given_z + log_p_z - log_q_z_given_x
-    return PathTerms(x, z, log_p_x_given_z, log_p_z, log_q_z_given_x, log_q_x, x_recon)
+    return PathTerms(x, z, log_p_x_given_z, log_p_z, log_q_z_given_x, log_q_x, x_recon, q_loc, q_scale, dataset_size)
 
 
 def decoder_path(model: LowdimModel, z_obs: torch.Tensor, generator: Generators,
-                 q_x_form: str = "2019") -> PathTerms:
+                 q_x_form: str = "2019", dataset_size: int | None = None) -> PathTerms:
     """z_obs -> x ~ p(x|z_obs) (reparameterised) -> encoder at x.
 
     q_x_form "2019": log q(x) = log p(x|z_obs), the form that produced the published figures.
@@ -158,7 +165,8 @@ def decoder_path(model: LowdimModel, z_obs: torch.Tensor, generator: Generators,
                    - normal_log_prob(z_prime, q_loc, q_scale))
     else:
         raise ValueError(f"q_x_form {q_x_form!r} is not one of ['2019', 'importance']")
-    return PathTerms(x, z_obs, log_p_x_given_z, model.log_prior(z_obs), log_q_z_given_x, log_q_x)
+    return PathTerms(x, z_obs, log_p_x_given_z, model.log_prior(z_obs), log_q_z_given_x, log_q_x, None, q_loc, q_scale,
+                     dataset_size)
 
 
 def load_lowdim_model(path: str | Path) -> tuple[LowdimModel, dict]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..core.settings import Settings, check_choice, check_positive
 from ..objectives import OBJECTIVES
+from ..registry import dataset_family
 from ..names import (
     ACTIVATIONS,
     AFFINE_GEOMETRIES,
@@ -56,6 +57,12 @@ class LowdimRunConfig(Settings):
         check_choice("affine_geometry", self.affine_geometry, AFFINE_GEOMETRIES)
         check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
         check_choice("non_finite_test_loss", self.non_finite_test_loss, NON_FINITE_POLICIES)
+
+    def recorded(self) -> dict[str, Any]:
+        """The settings provenance and tables show: to_dict() without those the run's data never read (its
+        dataset family's `ignores`: the toy pass size for files, the PCA switches for toy data)."""
+        ignored = dataset_family(self.dataset).ignores
+        return {key: value for key, value in self.to_dict().items() if key not in ignored}
 
 
 @dataclass(frozen=True)

@@ -66,32 +66,33 @@ def objective_loss(obj: Objective, terms, beta: float, cfg: LowdimRunConfig, gen
 
 @torch.no_grad()
 def test_loss(model: LowdimModel | StackedLowdimModel, x: torch.Tensor, obj: Objective, cfg: LowdimRunConfig,
-              generator: Generators) -> torch.Tensor:
+              generator: Generators, dataset_size: int | None = None) -> torch.Tensor:
     """The original's per-epoch test loss at beta = 1 (AE: 0) on one fresh pass; shape (S,) for S stacked runs.
 
     Batches have equal size, so the mean over the whole pass equals the original's mean of
     batch means; the sampling path uses as many prior draws as there are test points. An objective with
     batch-level terms gets the pass batch by batch at the training batch size (the mean of batch means,
-    each batch's encoder path, then its sampling path, drawn in that order).
+    each batch's encoder path, then its sampling path, drawn in that order). dataset_size is the training
+    pass's N that the loss sees (PathTerms.dataset_size).
     """
     beta = beta_schedule(1, 1, obj.autoencoder)
     if obj.batch_terms:
         total = None  # float64 elementwise sums: each run's number is the same in any stack
         batches = x.split(cfg.batch_size, dim=-2)
         for batch in batches:
-            loss = _pass_loss(model, batch, obj, cfg, generator, beta).double()
+            loss = _pass_loss(model, batch, obj, cfg, generator, beta, dataset_size).double()
             total = loss if total is None else total + loss
         return total / len(batches)
-    return _pass_loss(model, x, obj, cfg, generator, beta)
+    return _pass_loss(model, x, obj, cfg, generator, beta, dataset_size)
 
 
 def _pass_loss(model, x: torch.Tensor, obj: Objective, cfg: LowdimRunConfig, generator: Generators,
-               beta: float) -> torch.Tensor:
-    loss = objective_loss(obj, encoder_path(model, x, generator), beta, cfg, generator)
+               beta: float, dataset_size: int | None = None) -> torch.Tensor:
+    loss = objective_loss(obj, encoder_path(model, x, generator, dataset_size), beta, cfg, generator)
     if obj.sampling_path:
         z_obs = standard_normal((*x.shape[:-1], cfg.z_dim), generator).to(x.device)
-        loss = (loss + objective_loss(obj, decoder_path(model, z_obs, generator, cfg.mim_decoder_qx), beta, cfg,
-                                      generator)) / 2
+        loss = (loss + objective_loss(obj, decoder_path(model, z_obs, generator, cfg.mim_decoder_qx, dataset_size),
+                                      beta, cfg, generator)) / 2
     return loss
 
 
@@ -172,20 +173,21 @@ def _train_stack(members: list[_Member], source: LowdimSource, model_config: Low
 
         model.train()
         x_train = torch.stack([source.train_pass(g)[0] for g in generators]).to(device)
-        n_batches = x_train.shape[1] // cfg.batch_size
+        dataset_size = x_train.shape[1]  # N, as the loss sees it (PathTerms.dataset_size)
+        n_batches = dataset_size // cfg.batch_size
         # The original sums batch losses as Python floats: float64 additions in the same order are the same sums.
         totals = torch.zeros(len(members), dtype=torch.float64, device=device)
         first_failure: list[tuple[str, float] | None] = [None] * len(members)
         for batch in x_train.split(cfg.batch_size, dim=1):
             optimizer.zero_grad(set_to_none=True)
-            loss = objective_loss(obj, encoder_path(model, batch, generators), beta, cfg, generators)
+            loss = objective_loss(obj, encoder_path(model, batch, generators, dataset_size), beta, cfg, generators)
             _note_non_finite(loss, "encoder-path", first_failure)
             loss.sum().backward()  # runs share no weights: each run's gradient is that of its own loss
             totals += loss.detach().double()
             if use_sampling_path:
                 z_obs = standard_normal((len(members), cfg.batch_size, cfg.z_dim), generators).to(device)
-                loss = objective_loss(obj, decoder_path(model, z_obs, generators, cfg.mim_decoder_qx), beta, cfg,
-                                      generators)
+                loss = objective_loss(obj, decoder_path(model, z_obs, generators, cfg.mim_decoder_qx, dataset_size),
+                                      beta, cfg, generators)
                 _note_non_finite(loss, "decoder-path", first_failure)
                 (beta * loss).sum().backward()
                 totals += loss.detach().double()
@@ -194,7 +196,7 @@ def _train_stack(members: list[_Member], source: LowdimSource, model_config: Low
 
         model.eval()
         x_test = torch.stack([source.test_pass(g)[0] for g in generators]).to(device)
-        test_losses = test_loss(model, x_test, obj, cfg, generators).tolist()
+        test_losses = test_loss(model, x_test, obj, cfg, generators, dataset_size).tolist()
         wall = (time.perf_counter() - started) / len(members)  # the stack's epoch time, shared out
 
         leaving = set()

@@ -123,10 +123,10 @@ def test_non_finite_validation_stops_at_the_best_checkpoint(monkeypatch, caplog)
 
     real, calls = image_train.image_loss, []
 
-    def nan_from_epoch_2(model, x, objective, beta, generator, settings=None):
+    def nan_from_epoch_2(model, x, objective, beta, generator, settings=None, dataset_size=None):
         calls.append(model.training)
         epoch_two = sum(calls) > 2  # 40 images at batch 20: 2 training steps per epoch
-        loss, parts = real(model, x, objective, beta, generator, settings)
+        loss, parts = real(model, x, objective, beta, generator, settings, dataset_size)
         return (loss * float("nan"), parts) if epoch_two else (loss, parts)
 
     monkeypatch.setattr(image_train, "image_loss", nan_from_epoch_2)

@@ -254,6 +254,41 @@ def test_a_bad_vector_file_stops_planning_in_one_line(tmp_path, config, override
     DATASETS.unregister("vectors:mine")
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.99])
+def test_a_truncated_vector_file_stops_planning_in_one_line_naming_it(tmp_path, config, keep):
+    """A file cut short (a copy interrupted): one line naming the config key and the file, no traceback."""
+    path = write_vectors(tmp_path / "mine.npz")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:int(len(whole) * keep)])
+    config["vector_datasets"] = {"mine": {"path": str(path)}}
+    config["experiments"]["toy2d"]["datasets"]["mine"] = ["vae"]
+    config["run_experiments"] = ["toy2d"]
+    try:
+        error = one_line_error(config)
+    finally:
+        DATASETS.unregister("vectors:mine")
+    assert error.startswith(f"config key vector_datasets.mine.path: vector dataset {path}: not a readable .npz "
+                            "file (") and "truncated or corrupt" in error
+
+
+def test_only_the_settings_a_dataset_reads_are_recorded():
+    """Provenance and tables show a run's settings without those its data never read: the toy pass size for
+    files of vectors and PCA data, the PCA switches for toy data and vectors."""
+    from mimflow.datasets import register_vector_datasets
+    from mimflow.lowdim.settings import LowdimRunConfig
+
+    register_vector_datasets({"mine": {"path": "mine.npz"}})
+    try:
+        recorded = {name: set(LowdimRunConfig(dataset=name, model="vae", z_dim=2, mid_dim=5, seed=1).recorded())
+                    for name in ("toy4", "pca-fashion-mnist20", "mine")}
+    finally:
+        DATASETS.unregister("vectors:mine")
+    pca = {"pca_fit", "pca_sign", "affine_geometry"}
+    assert "dataset_size" in recorded["toy4"] and not pca & recorded["toy4"]
+    assert "dataset_size" not in recorded["pca-fashion-mnist20"] and pca <= recorded["pca-fashion-mnist20"]
+    assert not ({"dataset_size"} | pca) & recorded["mine"] and {"z_dim", "batch_size", "seed"} <= recorded["mine"]
+
+
 def test_a_malformed_vector_dataset_entry_is_one_line(config):
     config["vector_datasets"] = {"mine": "data/mine.npz"}
     assert one_line_error(config).startswith("config key vector_datasets: value {'mine': 'data/mine.npz'} is not "

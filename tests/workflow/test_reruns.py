@@ -55,3 +55,22 @@ def test_fidelity_switch_retrains_only_affected_runs(smoke_run):
     jobs = planned_jobs(smoke_run, {"fidelity": {"mim_decoder_qx": "importance"}})
     trained = [w for rule, w in jobs if rule == "train_lowdim"]
     assert trained and all(w["model"] in ("mim", "mim-minusH") for w in trained)
+
+
+def test_a_present_run_of_a_grown_seed_group_names_the_target_that_builds_it(smoke_run):
+    """Snakemake builds nothing for a present target, even when `seeds` has grown around it: planning says so in
+    one line naming the missing seed's path, and nothing is planned silently wrong (the dry run plans nothing)."""
+    from .conftest import snakemake
+
+    seed1 = sorted(smoke_run.glob("results/runs/toy2d/*/*/*/seed1/metrics.json"))[0].relative_to(smoke_run)
+    seed2 = seed1.as_posix().replace("/seed1/", "/seed2/")
+    grown = snakemake(smoke_run, "-n", "--cores", "1", seed1.as_posix(), *SMOKE_ARGS, "--config", "seeds=[1,2]")
+    notes = [line for line in grown.stderr.splitlines() if line.startswith("mimflow:") and "present" in line]
+    assert notes == [f"mimflow: {seed1.as_posix()} is present, so Snakemake builds nothing for it, but its seed group "
+                     f"(seeds [1, 2]) lacks seed(s) [2]: target {seed2} to build the group (its present runs are "
+                     "kept from their finished resume.pt, not retrained)"], grown.stderr
+    # the named target plans the group's jobs
+    assert "train_lowdim" in snakemake(smoke_run, "-n", "--cores", "1", seed2, *SMOKE_ARGS, "--config",
+                                       "seeds=[1,2]").stdout
+    same = snakemake(smoke_run, "-n", "--cores", "1", seed1.as_posix(), *SMOKE_ARGS)
+    assert "present" not in same.stderr, same.stderr
