@@ -28,7 +28,8 @@ if [ -n "${RAW_DIR:-}" ]; then
 fi
 [ -n "${EXTRA_CONFIG:-}" ] && configs+=("$EXTRA_CONFIG")
 step seed_settings "$cap" "$PY" -m snakemake --cores "$(nproc)" --keep-going "${configs[@]}"
-pkill -f '\.snakemake/scripts/' && echo "stopped the jobs that outlived the cap" && sleep 2
+# only this checkout's jobs (Snakemake runs them as <checkout>/.snakemake/scripts/*.py): others are left alone
+pkill -f "$(pwd)/\.snakemake/scripts/" && echo "stopped the jobs that outlived the cap" && sleep 2
 
 step clustering 120 "$PY" bench/clustering_so_far.py results/runs/images "$out/clustering"
 cat "$out/clustering.log"

@@ -81,7 +81,8 @@ SettingValue = Any  # int | float | str | bool
 class Objective:
     """How a low-dimensional model trains.
 
-    loss(terms, beta, **settings) maps the terms of one forward path (mimflow.lowdim.model.PathTerms) and the
+    loss(terms, beta, **settings) maps the terms of one forward path (mimflow.lowdim.model.PathTerms: the
+    log-densities, x, z, each sample's posterior q_loc and q_scale, and the pass size dataset_size) and the
     scheduled beta to a per-sample loss (callers average over the batch). `settings` are the objective's own
     config values with their defaults (config key objective_settings); they reach the loss as keywords.
     An objective that draws random numbers sets draws=True and receives the keyword `generator`: the run's
