@@ -19,12 +19,13 @@ from mimflow.images.train import train_image
 CPU = torch.device("cpu")
 
 
-def tiny_data(seed: int = 0) -> ImageData:
+def tiny_data(seed: int = 0, n_val: int = 8) -> ImageData:
+    """40 grey training images, n_val binary validation and 8 binary test images, 3 classes."""
     g = torch.Generator().manual_seed(seed)
     grey = torch.rand(40, 784, generator=g)
     labels = torch.randint(0, 3, (40,), generator=g)
-    binary = torch.bernoulli(torch.rand(16, 784, generator=g), generator=g)
-    return ImageData(grey, labels, binary[:8], labels[:8], binary[8:], labels[8:16])
+    binary = torch.bernoulli(torch.rand(n_val + 8, 784, generator=g), generator=g)
+    return ImageData(grey, labels, binary[:n_val], labels[:n_val], binary[n_val:], labels[n_val:n_val + 8])
 
 
 def config(**over) -> ImageRunConfig:

@@ -85,12 +85,11 @@ def test_an_image_loss_sees_both_posteriors_the_sample_and_the_training_size(spy
         assert t[name].shape == (4,), name
 
 
-def tiny_images(seed: int = 0) -> ImageData:
-    g = torch.Generator().manual_seed(seed)
-    grey = torch.rand(40, 784, generator=g)
-    labels = torch.randint(0, 3, (40,), generator=g)
-    binary = torch.bernoulli(torch.rand(30, 784, generator=g), generator=g)
-    return ImageData(grey, labels, binary[:24], labels[:24], binary[24:], labels[24:30])
+def tiny_images() -> ImageData:
+    """24 validation images: two batches of the training size 12, three of the test size 8."""
+    from tests.unit.test_image_train import tiny_data
+
+    return tiny_data(n_val=24)
 
 
 def image_config(objective: str, **over) -> ImageRunConfig:

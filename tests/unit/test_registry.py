@@ -232,6 +232,18 @@ def test_planning_imports_no_torch():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def planning_error_with_vectors(config, path) -> str:
+    """The one-line planning error of a config whose planned experiment toy2d trains on the vector file `path`
+    (registered as dataset "mine")."""
+    config["vector_datasets"] = {"mine": {"path": str(path)}}
+    config["experiments"]["toy2d"]["datasets"]["mine"] = ["vae"]
+    config["run_experiments"] = ["toy2d"]
+    try:
+        return one_line_error(config)
+    finally:
+        DATASETS.unregister("vectors:mine")
+
+
 @pytest.mark.parametrize("override, message", [
     (dict(x_train=np.full((300, 3), np.nan)), "x_train holds 900 non-finite value(s)"),
     (dict(y_test=np.zeros(199, dtype=int)), "y_test has shape (199,); needs (200,)"),
@@ -240,13 +252,7 @@ def test_planning_imports_no_torch():
 def test_a_bad_vector_file_stops_planning_in_one_line(tmp_path, config, override, message):
     """A planned experiment's vector file is checked when the config is (the dry run), not in its jobs."""
     path = write_vectors(tmp_path / "mine.npz", **override)
-    config["vector_datasets"] = {"mine": {"path": str(path)}}
-    config["experiments"]["toy2d"]["datasets"]["mine"] = ["vae"]
-    config["run_experiments"] = ["toy2d"]
-    try:
-        error = one_line_error(config)
-    finally:
-        DATASETS.unregister("vectors:mine")
+    error = planning_error_with_vectors(config, path)
     assert error.startswith(f"config key vector_datasets.mine.path: vector dataset {path}: ") and message in error
     # the same file is not read while no planned experiment uses it
     config["run_experiments"] = [e for e in config["experiments"] if e != "toy2d"][:1]
@@ -260,13 +266,7 @@ def test_a_truncated_vector_file_stops_planning_in_one_line_naming_it(tmp_path, 
     path = write_vectors(tmp_path / "mine.npz")
     whole = path.read_bytes()
     path.write_bytes(whole[:int(len(whole) * keep)])
-    config["vector_datasets"] = {"mine": {"path": str(path)}}
-    config["experiments"]["toy2d"]["datasets"]["mine"] = ["vae"]
-    config["run_experiments"] = ["toy2d"]
-    try:
-        error = one_line_error(config)
-    finally:
-        DATASETS.unregister("vectors:mine")
+    error = planning_error_with_vectors(config, path)
     assert error.startswith(f"config key vector_datasets.mine.path: vector dataset {path}: not a readable .npz "
                             "file (") and "truncated or corrupt" in error
 
