@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.io import load_numpy, save_figure, write_csv_atomic, write_json_atomic
+from ..core.io import load_json, load_numpy, save_figure, write_csv_atomic, write_json_atomic
 from ..core.provenance import now, provenance_record
 from ..core.seeds import stream
 from .context import JobContext
@@ -177,7 +177,7 @@ def clustering_trajectories(job: JobContext) -> None:
 
     runs, warmups = [], set()
     for log_csv, provenance_path in zip(job.input.logs, job.input.provenance):
-        provenance = json.loads(Path(provenance_path).read_text())
+        provenance = load_json(provenance_path)  # a truncated one is named in one line
         settings = provenance["settings"]
         warmups.add(settings["warmup"])
         runs.append({"label": f"{settings['arch'].removesuffix('_2level')}-{settings['objective']}, seed "
