@@ -10,7 +10,7 @@ CORES ?= 2
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: demo test test-fast test-unit bench lint real-data
+.PHONY: demo test test-fast test-unit bench lint real-data browser
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,18 +24,33 @@ demo: $(STAMP)
 	@echo "Demo finished: results/report.html, tables in results/tables/"
 	@$(BIN)/python -m mimflow.core.summary results
 
+# Debian packages some tests read, installed with apt-get where this user may (root, or sudo without a
+# password); otherwise one line says how, and those tests are skipped. $(1): what must exist, $(2): package,
+# $(3): what it is for.
+define apt_install
+	@test -e $(1) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ]; then echo "make: $(1) is missing: run 'sudo apt-get install $(2)' for $(3)"; \
+	  else $$SUDO apt-get install -y -q $(2) >/dev/null || \
+	    { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $(2) >/dev/null; }; fi; }
+endef
+
 # Real Fashion-MNIST, offline: Debian's package dataset-fashion-mnist (the official IDX files) for the
-# real-data tests and presets/pca-fmnist.yaml (docs/data.md). Installed with apt-get where this user may
-# (root, or sudo without a password); otherwise one line says how, and the real-data tests are skipped.
+# real-data tests and presets/pca-fmnist.yaml (docs/data.md).
 FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 real-data:
-	@test -d $(FASHION_MNIST_DIR) || { \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
-	  if [ "$$SUDO" = none ]; then echo "make: $(FASHION_MNIST_DIR) is missing: run 'sudo apt-get install dataset-fashion-mnist' for the real-data tests"; \
-	  else $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null || \
-	    { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; }; fi; }
+	$(call apt_install,$(FASHION_MNIST_DIR),dataset-fashion-mnist,the real-data tests)
 
-test: $(STAMP) real-data
+# Headless Chromium for the browser checks of the scorecard page and the report (tests/browser.py).
+CHROMIUM := /usr/bin/chromium-headless-shell
+browser:
+	@command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null || \
+	  $(MAKE) --no-print-directory $(CHROMIUM)
+
+$(CHROMIUM):
+	$(call apt_install,$(CHROMIUM),chromium-headless-shell,the browser checks)
+
+test: $(STAMP) real-data browser
 	$(PYTEST) tests
 
 # The inner loop: unit tests and the quick checks, no real Snakemake job and no SLURM cluster.

@@ -33,3 +33,6 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+check_report_targets()

@@ -4,10 +4,12 @@ from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import ExecMode
 
+from mimflow.core.build_record import config_arguments, last_build, record_build, report_check
 from mimflow.core.retrain import announce_forced_training
 from mimflow.sources import stage_code as source_hash_param
 from mimflow.names import DOWNLOADED_IMAGE_DATASETS, PCA_FITS, PUBLISHED_EXPERIMENTS, alternatives
-from mimflow.registry import IMAGE_SUBSETS
+from mimflow.core.io import write_bytes_atomic
+from mimflow.registry import IMAGE_SUBSETS, dataset_family
 from mimflow.workflow import (
     ANIMATION_GIF,
     DATASET_FILE,
@@ -20,6 +22,7 @@ from mimflow.workflow import (
     PUBLISHED_POINTS,
     RUN_DIR,
     RUN_NAME,
+    SCORECARD_FIGURE,
     SCORECARD_HTML,
     SCORECARD_SUMMARY,
     SCORECARD_TABLE,
@@ -27,6 +30,7 @@ from mimflow.workflow import (
     SHOWCASE_FIGURE,
     CLUSTERING_FIGURE,
     STATS_FIGURE,
+    SUMMARY_PAGE,
     SUMMARY_TABLE,
     TABLE,
     GROUP_DIR,
@@ -56,21 +60,27 @@ try:
     check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 except ConfigError as err:
     sys.exit(f"mimflow: {err}")
-def command_line_targets():
-    """The targets of the snakemake command that plans (the DAG settings are not set yet while the Snakefile is
-    read); none when the workflow is driven otherwise."""
+def parsed_command_line():
+    """The arguments of the snakemake command that plans, parsed by Snakemake's own parser (its DAG settings
+    are not set yet while the Snakefile is read); None when the workflow is driven otherwise."""
     if "snakemake" not in Path(sys.argv[0]).as_posix():
-        return []
+        return None
     from snakemake.cli import get_argument_parser
 
     try:
-        return get_argument_parser().parse_known_args(sys.argv[1:])[0].targets or []
+        return get_argument_parser().parse_known_args(sys.argv[1:])[0]
     except SystemExit:  # a command line Snakemake itself rejects: it says why
-        return []
+        return None
+
+
+COMMAND_LINE = parsed_command_line()
+COMMAND_TARGETS = (COMMAND_LINE.targets or []) if COMMAND_LINE is not None else []
+# --configfile and --config of this command, as the last build's record and the report check write them.
+CONFIG_ARGUMENTS = config_arguments(COMMAND_LINE.configfile, COMMAND_LINE.config) if COMMAND_LINE is not None else []
 
 
 if workflow.exec_mode == ExecMode.DEFAULT:  # once, in the process that plans
-    for note in planning_notes(config) + seed_group_target_notes(config, command_line_targets()):
+    for note in planning_notes(config) + seed_group_target_notes(config, COMMAND_TARGETS):
         print(note, file=sys.stderr)
 
 
@@ -171,6 +181,8 @@ TRAINING_RULES = [f"train_lowdim{suffix}" for suffix, _, _ in LOWDIM_RULE_VARIAN
 onstart:
     if workflow.exec_mode == ExecMode.DEFAULT:
         announce_forced_training(workflow.dag_settings.forceall, workflow.dag_settings.forcerun, TRAINING_RULES)
+        if COMMAND_LINE is not None:
+            record_build(CONFIG_ARGUMENTS)  # which config built results/ (a later --report names it)
 
 
 def lowdim_run_files(seeds, filename):
@@ -181,12 +193,33 @@ def lowdim_run_files(seeds, filename):
     return [f"{GROUP_DIR}/seed{seed}/{filename}" for seed in seeds]
 
 
+def seed_caption(caption, seed):
+    """The caption of one seed's figure in a seed-group job: Snakemake renders a caption with its job's
+    wildcards, which name no seed there, so each seed gets a copy of the caption that sets `seed` first
+    (written under .snakemake/, rewritten only when it changes)."""
+    text = f"{{% set seed = {seed} %}}\n" + (Path(workflow.basedir) / "rules" / caption).resolve().read_text()
+    path = Path(".snakemake") / "mimflow_captions" / f"{Path(caption).stem}.seed{seed}.rst"
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(text.encode(), path)
+    return str(path.resolve())
+
+
 def run_figure_outputs(seeds, figure, caption, subcategory):
-    """The per-run figure outputs of a low-dimensional job, each a report item labelled with its run."""
+    """The per-run figure outputs of a low-dimensional job, each a report item labelled with its run and
+    captioned with its seed."""
     labels = {"experiment": "{experiment}", "dataset": "{dataset}", "model": "{model}", "dim": "z{z_dim}-h{mid_dim}"}
-    seed_labels = ["{seed}"] if seeds is None else [str(seed) for seed in seeds]
-    return [report(path, caption=caption, category="Per-run plots", subcategory=subcategory,
-                   labels={**labels, "seed": seed}) for path, seed in zip(lowdim_run_files(seeds, figure), seed_labels)]
+    if seeds is None:
+        return [report(lowdim_run_files(None, figure)[0], caption=caption, category="Per-run plots",
+                       subcategory=subcategory, labels={**labels, "seed": "{seed}"})]
+    return [report(path, caption=seed_caption(caption, seed), category="Per-run plots", subcategory=subcategory,
+                   labels={**labels, "seed": str(seed)}) for path, seed in zip(lowdim_run_files(seeds, figure), seeds)]
+
+
+def x_backdrop(wildcards):
+    """What the x panel of a run's figures draws behind the points: "density" (contours of the known P(x)) or
+    "test points" (data without a known density, as one's own vectors and the PCA data); for the caption."""
+    return "density" if dataset_family(wildcards.dataset).density else "test points"
 
 
 def job_seeds(wildcards):
@@ -293,5 +326,23 @@ def scorecard_targets():
     """The reproduction scorecard (rules/scorecard.smk), when an experiment with published figures (or a
     variant of one) runs."""
     if SCORECARD_EXPERIMENTS or SCORECARD_VARIANTS:
-        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML, SCORECARD_VARIANT_TABLE]
+        return [SCORECARD_TABLE, SCORECARD_SUMMARY, SCORECARD_HTML, SCORECARD_FIGURE, SCORECARD_VARIANT_TABLE]
     return []
+
+
+def scorecard_planned():
+    """The seed groups of the scored experiments (experiment, dataset, model, z_dim, mid_dim): the points
+    this config makes; the scorecard calls every other published point "not run"."""
+    groups = {tuple(run[k] for k in ("experiment", "dataset", "model", "z_dim", "mid_dim"))
+              for name in SCORECARD_EXPERIMENTS for run in experiment_runs(config, name)}
+    return [dict(zip(("experiment", "dataset", "model", "z_dim", "mid_dim"), group)) for group in sorted(groups)]
+
+
+def check_report_targets():
+    """With --report, one line and exit 1 when this config's targets (or the command's) are not all built:
+    Snakemake would otherwise stop at the first missing one, after a warning per file without metadata."""
+    if workflow.exec_mode != ExecMode.DEFAULT or COMMAND_LINE is None or not COMMAND_LINE.report:
+        return
+    problem = report_check(COMMAND_TARGETS or all_targets(), CONFIG_ARGUMENTS, last_build(), str(COMMAND_LINE.report))
+    if problem:
+        sys.exit(problem)

@@ -234,9 +234,10 @@ rule image_table:
         unpack(image_table_inputs),
     output:
         runs=report(TABLE.format(experiment="images"), caption="../report/image_table.rst", category="Tables",
-                    labels={"table": "image runs"}),
-        summary=report(SUMMARY_TABLE.format(experiment="images"), caption="../report/image_table.rst",
-                       category="Tables", labels={"table": "image runs, mean and std over seeds"}),
+                    labels={"experiment": "images", "table": "every run (CSV)"}),
+        summary=SUMMARY_TABLE.format(experiment="images"),
+        page=report(SUMMARY_PAGE.format(experiment="images"), caption="../report/image_table.rst",
+                    category="Tables", labels={"experiment": "images", "table": "mean ± std over seeds"}),
     params:
         code=stage_code("image_table"),  # the source its job runs
     log:

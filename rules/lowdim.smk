@@ -88,6 +88,7 @@ for suffix, seeds, constraints in LOWDIM_RULE_VARIANTS:
             code=stage_code("run_figures"),  # the source its job runs
             plots=plot_settings("run_dpi", "run_points", "run_show_points", "run_ksg_points"),
             density_plane=config["fidelity"]["density_plane"],
+            x_backdrop=x_backdrop,  # for the captions
         log:
             job_log("run_figures", GROUP_NAME if seeds is not None else RUN_NAME),
         group:
@@ -106,6 +107,12 @@ rule experiment_table:
     output:
         runs=TABLE,
         summary=SUMMARY_TABLE,
+        page=report(
+            SUMMARY_PAGE,
+            caption="../report/summary_table.rst",
+            category="Tables",
+            labels={"experiment": "{experiment}", "table": "mean ± std over seeds"},
+        ),
     params:
         code=stage_code("experiment_table"),  # the source its job runs
     log:

@@ -15,16 +15,23 @@ rule fidelity_scorecard:
         table=SCORECARD_TABLE,
         summary=SCORECARD_SUMMARY,
         variants=SCORECARD_VARIANT_TABLE,
+        figure=report(
+            SCORECARD_FIGURE,
+            caption="../report/scorecard_figure.rst",
+            category="Reproduction vs paper",
+            labels={"item": "scorecard figure"},
+        ),
         html=report(
             SCORECARD_HTML,
             caption="../report/fidelity_scorecard.rst",
             category="Reproduction vs paper",
-            labels={"table": "fidelity scorecard"},
+            labels={"item": "scorecard page"},
         ),
     params:
         code=stage_code("fidelity_scorecard"),  # the source its job runs
         experiments=SCORECARD_EXPERIMENTS,
         variants=SCORECARD_VARIANTS,
+        planned=scorecard_planned(),
     log:
         job_log("fidelity_scorecard", "fidelity_scorecard"),
     conda:

@@ -13,13 +13,16 @@ h is how much the original's seeds spread; 2 SE is how uncertain our own mean is
 blown-up run with a huge std never agrees with anything; 0.03 R covers the reading error (about 1 % of
 the range) and bars hidden inside their marker. A point whose published bar is wide (h > 0.15 R: a
 bimodal point, some seeds collapsed) is "undecided" rather than "disagree" while we have fewer than 10
-seeds, since a few seeds can land all in one mode. A point with no runs of ours is "missing".
+seeds, since a few seeds can land all in one mode. A point that the config's grid makes but that has no
+finite result is "missing"; a point the grid does not make at all is "not run" (COVERING_PRESETS names the
+preset that makes it), and the headline counts only the points the run covers.
 
 A variant of a published experiment (experiments.<name>.scored_against, e.g. bottleneck_fmnist20_trainfit) is
 scored against the same points by `variant_scorecard`, beside the experiment itself and apart from its count.
 """
 from __future__ import annotations
 
+import base64
 import html
 import sys
 from pathlib import Path
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..names import PUBLISHED_EXPERIMENTS, PUBLISHED_FIGURES
+from .html_table import TABLE_STYLE, html_table, html_value
 
 X_NAMES = ("mid_dim", "z_dim")
 # The dim each published figure holds fixed: the toy4 figures sweep mid_dim at z_dim 2, the
@@ -45,7 +49,13 @@ POINT_COLUMNS = ["figure", "experiment", "metric", "model", "x_name", "x", "publ
                  "y_range", "half_bar"]
 CARD_COLUMNS = POINT_COLUMNS + ["our_mean", "our_std", "seeds", "our_se", "difference", "tolerance", "ratio",
                                 "verdict"]
-VERDICTS = ("agree", "disagree", "undecided", "missing")
+VERDICTS = ("agree", "disagree", "undecided", "missing", "not run")
+SCORED = ("agree", "disagree", "undecided")  # verdicts with a number of ours behind them
+# The preset that runs every published point of each experiment at the paper's settings (3 seeds):
+# tests/unit/test_scorecard.py checks that it covers them all.
+COVERING_PRESETS = {"toy2d": "presets/paper-check.yaml", "toy2d_entropy": "presets/paper-check.yaml",
+                    "bottleneck_toy4_20": "presets/paper-check.yaml", "bottleneck_fmnist20": "presets/pca-fmnist.yaml"}
+PLANNED_COLUMNS = ["experiment", "dataset", "model", "z_dim", "mid_dim"]
 
 
 def _figure_key(figure: str) -> tuple[str, str]:
@@ -96,27 +106,37 @@ def published_points(readings: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=POINT_COLUMNS).astype({"bar_top": float, "bar_bot": float})
 
 
-def _our_row(summary: pd.DataFrame, point: pd.Series) -> pd.Series | None:
-    """The summary row of the published point's dataset, model and dims (None if we have none). Rows of other
-    datasets (one's own, listed in a published experiment) are left out: the figures are named by dataset."""
-    if "dataset" in summary.columns:
-        summary = summary[summary["dataset"] == point["figure"].split("/", 1)[0]]
-    rows = summary[(summary["model"] == point["model"]) & (summary[point["x_name"]] == point["x"])]
+def _matching(rows: pd.DataFrame, point: pd.Series) -> pd.DataFrame:
+    """The rows (a summary table, or the planned grid) of the published point's dataset, model and dims. Rows
+    of other datasets (one's own, listed in a published experiment) are left out: the figures are named by
+    dataset."""
+    if "dataset" in rows.columns:
+        rows = rows[rows["dataset"] == point["figure"].split("/", 1)[0]]
+    rows = rows[(rows["model"] == point["model"]) & (rows[point["x_name"]] == point["x"])]
     fixed, value = FIXED_DIMS[point["x_name"]]
     if fixed in rows.columns:
         rows = rows[rows[fixed] == value]
+    return rows
+
+
+def _our_row(summary: pd.DataFrame, point: pd.Series) -> pd.Series | None:
+    """The summary row of the published point (None if we have none)."""
+    rows = _matching(summary, point)
     if len(rows) > 1:
         raise ValueError(f"{point['experiment']}: {len(rows)} summary rows for {point['model']} at "
                          f"{point['x_name']} = {point['x']}; expected one")
     return rows.iloc[0] if len(rows) else None
 
 
-def fidelity_scorecard(published: pd.DataFrame, summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def fidelity_scorecard(published: pd.DataFrame, summaries: dict[str, pd.DataFrame],
+                       planned: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every published point with our mean, std, seed count and SE, the difference (ours - published),
     the tolerance h + min(2 SE, h + 0.03 R), ratio = |difference| / tolerance and the verdict (VERDICTS).
 
-    `summaries`: experiment -> its summary table (<metric>_mean/_std/_count per model and dims);
-    experiments not in it, and points it has no seeds for, are "missing".
+    `summaries`: experiment -> its summary table (<metric>_mean/_std/_count per model and dims).
+    `planned`: the config's grid (PLANNED_COLUMNS, one row per seed group). A point it does not make is
+    "not run"; one it makes without a finite result of ours is "missing". Without `planned`, a point is
+    made where its experiment's summary has a row for it.
     """
     rows = []
     for _, point in published.iterrows():
@@ -126,8 +146,13 @@ def fidelity_scorecard(published: pd.DataFrame, summaries: dict[str, pd.DataFram
         n = 0 if ours is None else int(np.nan_to_num(ours[f"{point['metric']}_count"]))
         mean = np.nan if ours is None else float(ours[f"{point['metric']}_mean"])
         if n == 0 or not np.isfinite(mean):
+            if planned is None:
+                made = ours is not None
+            else:
+                made = not _matching(planned[planned["experiment"] == point["experiment"]], point).empty
             rows.append({**row, "our_mean": np.nan, "our_std": np.nan, "seeds": n, "our_se": np.nan,
-                         "difference": np.nan, "tolerance": np.nan, "ratio": np.nan, "verdict": "missing"})
+                         "difference": np.nan, "tolerance": np.nan, "ratio": np.nan,
+                         "verdict": "missing" if made else "not run"})
             continue
         std = float(ours[f"{point['metric']}_std"])
         se = std / np.sqrt(n) if n > 1 and np.isfinite(std) else 0.0
@@ -185,21 +210,34 @@ def scorecard_summary(card: pd.DataFrame) -> pd.DataFrame:
     return counts.reset_index()
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        return "" if np.isnan(value) else f"{value:.4g}"
-    return html.escape(str(value))
+def headline(card: pd.DataFrame) -> str:
+    """What the run reproduced, counting only the points its grid covers: "N of the M published points that
+    this run covers agree (D disagree, U undecided[, K without a result]); P more published points need runs
+    this config does not make: <preset> makes <count> (<experiments>)[; ...]"."""
+    counts = card["verdict"].value_counts()
+    agree, disagree, undecided, missing, not_run = (int(counts.get(v, 0)) for v in VERDICTS)
+    covered = len(card) - not_run
+    line = (f"{agree} of the {covered} published points that this run covers agree ({disagree} disagree, "
+            f"{undecided} undecided" + (f", {missing} without a result" if missing else "") + ")")
+    if not_run:
+        elsewhere = card[card["verdict"] == "not run"]
+        by_preset: dict[str, list[str]] = {}
+        for experiment in elsewhere["experiment"].unique():
+            by_preset.setdefault(COVERING_PRESETS.get(experiment, "a config that runs them"), []).append(experiment)
+        makers = [f"{preset} makes {int(elsewhere['experiment'].isin(names).sum())} ({', '.join(names)})"
+                  for preset, names in by_preset.items()]
+        line += f"; {not_run} more published points need runs this config does not make: " + "; ".join(makers)
+    return line
 
 
-STYLE = """
-body { font-family: sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f0f0f0; } td.text { text-align: left; }
+STYLE = TABLE_STYLE + """
 tr.agree td.verdict { color: #1a7f37; }
 tr.disagree td { background: #ffd7d5; } tr.disagree td.verdict { font-weight: bold; color: #b00; }
 tr.undecided td { background: #fff3c4; }
-tr.missing td { color: #888; }
+tr.missing td, tr.not-run td { color: #888; }
+p.headline { font-size: 1.2em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; } figcaption { font-size: 0.9em; color: #444; }
+details { margin: 0 0 1.5em; } summary { cursor: pointer; color: #555; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
@@ -207,53 +245,64 @@ CARD_SHOWN = [("model", "model"), ("x_name", "dim"), ("x", "x"), ("published_mea
               ("half_bar", "h"), ("our_mean", "ours"), ("our_std", "std"), ("seeds", "seeds"),
               ("our_se", "SE"), ("difference", "ours − published"), ("tolerance", "tolerance"),
               ("ratio", "|diff| / tol"), ("verdict", "verdict")]
-
-
-def _table(frame: pd.DataFrame, columns: list[tuple[str, str]], row_class: str | None = None) -> list[str]:
-    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(label)}</th>" for _, label in columns) + "</tr>"]
-    for _, row in frame.iterrows():
-        css = f' class="{row[row_class]}"' if row_class else ""
-        cells = []
-        for name, _ in columns:
-            kinds = [k for k, on in (("text", isinstance(row[name], str)), ("verdict", name == "verdict")) if on]
-            attribute = f' class="{" ".join(kinds)}"' if kinds else ""
-            cells.append(f"<td{attribute}>{_fmt(row[name])}</td>")
-        out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return out
+UNSCORED_SHOWN = [("model", "model"), ("x_name", "dim"), ("x", "x"), ("published_mean", "published"),
+                  ("half_bar", "h"), ("seeds", "seeds"), ("verdict", "verdict")]
 
 
 VARIANT_SHOWN = [("model", "model"), ("x", "x"), ("published_mean", "published"), ("half_bar", "h"),
                  ("our_mean", "ours"), ("verdict", "verdict"), ("variant_mean", "variant"),
                  ("variant_verdict", "variant verdict")]
 
+FIGURE_CAPTION = ("One panel per published stats figure (rows: experiments; columns: metrics). Hollow grey "
+                  "markers: the published mean with its bar; filled markers: our mean over seeds ± 1 standard "
+                  "error, coloured by verdict (green agree, red disagree, orange undecided); circles are the "
+                  "MIM family, squares the VAE family, side by side at each x. A panel without filled markers "
+                  "was not run by this config.")
 
-def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame, variants: pd.DataFrame | None = None) -> str:
-    """A standalone HTML page: the per-figure summary, then every point, disagreements highlighted; then
-    each variant beside its published experiment, point by point."""
-    totals = {v: int((card["verdict"] == v).sum()) for v in VERDICTS}
+
+def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame, variants: pd.DataFrame | None = None,
+                   figure_png: bytes | None = None) -> str:
+    """A standalone HTML page: the headline (counting only the points this run covers), the small-multiples
+    figure (embedded), the criterion, the per-figure counts, then each figure's scored points with the
+    unscored ones folded away; then each variant beside its published experiment, point by point."""
     lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>mimflow: reproduction vs the published figures</title>", f"<style>{STYLE}</style></head><body>",
              "<h1>Reproduction scorecard: mimflow vs the published MIM stats figures</h1>",
-             (f"<p><b>{totals['agree']} of {len(card)}</b> published points agree; {totals['disagree']} disagree, "
-              f"{totals['undecided']} undecided, {totals['missing']} missing (no runs of ours).</p>"),
-             ("<p>Published values were read off the original's figures (about ±1 % of each figure's y-range R). "
-              "For a published mean m with half bar h, and our mean over n seeds with SE = std/√n (ddof 1; 0 for "
-              "one seed): <b>agree</b> iff |ours − m| ≤ h + min(2 SE, h + 0.03 R). Where the published bar is "
-              f"wide (h &gt; {WIDE_BAR:g} R, a bimodal point) and we have fewer than {DECISIVE_SEEDS} seeds, a "
-              "point that would disagree is <b>undecided</b>. h is half the visible bar, the distance of its one "
-              f"visible end, or {HIDDEN_BAR:g} R where the bar hides inside its marker.</p>"),
-             "<h2>Per figure</h2>"]
-    shown = summary.assign(agreeing=[f"{a} / {p}" for a, p in zip(summary["agree"], summary["points"])])
+             f'<p class="headline">{_headline_html(card)}</p>']
+    if figure_png is not None:
+        data = base64.b64encode(figure_png).decode()
+        lines += ['<figure id="scorecard-figure">',
+                  f'<img src="data:image/png;base64,{data}" alt="published points against ours, by verdict">',
+                  f"<figcaption>{html.escape(FIGURE_CAPTION)}</figcaption></figure>"]
+    lines += [("<p>Published values were read off the original's figures (about ±1 % of each figure's y-range R). "
+               "For a published mean m with half bar h, and our mean over n seeds with SE = std/√n (ddof 1; 0 for "
+               "one seed): <b>agree</b> iff |ours − m| ≤ h + min(2 SE, h + 0.03 R). Where the published bar is "
+               f"wide (h &gt; {WIDE_BAR:g} R, a bimodal point) and we have fewer than {DECISIVE_SEEDS} seeds, a "
+               "point that would disagree is <b>undecided</b>. h is half the visible bar, the distance of its one "
+               f"visible end, or {HIDDEN_BAR:g} R where the bar hides inside its marker. <b>missing</b>: this "
+               "config runs the point but has no finite result; <b>not run</b>: this config's grid does not make "
+               "it.</p>"),
+              "<h2>Per figure</h2>"]
+    shown = summary.assign(agreeing=[f"{a} / {p - n}" for a, p, n in
+                                     zip(summary["agree"], summary["points"], summary["not run"])])
     summary_columns = [("figure", "published figure"), ("experiment", "experiment"), ("metric", "metric"),
-                       ("agreeing", "agree / points"), ("disagree", "disagree"), ("undecided", "undecided"),
-                       ("missing", "missing")]
-    lines += _table(shown, summary_columns)
+                       ("agreeing", "agree / covered"), ("disagree", "disagree"), ("undecided", "undecided"),
+                       ("missing", "missing"), ("not run", "not run")]
+    lines += html_table(shown, summary_columns)
     for figure, points in card.groupby("figure", sort=False):
         first = points.iloc[0]
+        scored = points[points["verdict"].isin(SCORED)]
         lines.append(f"<h2>{html.escape(figure)} → <code>{html.escape(first['experiment'])}</code> "
-                     f"{html.escape(first['metric'])} <small>(R = {_fmt(first['y_range'])})</small></h2>")
-        lines += _table(points, CARD_SHOWN, row_class="verdict")
+                     f"{html.escape(first['metric'])} <small>(R = {html_value(first['y_range'])}; "
+                     f"{int((scored['verdict'] == 'agree').sum())} of {len(scored)} scored points agree)</small></h2>")
+        if len(scored):
+            lines += html_table(scored, CARD_SHOWN, row_class="verdict")
+        unscored = points[~points["verdict"].isin(SCORED)]
+        if len(unscored):
+            counts = ", ".join(f"{n} {v}" for v, n in unscored["verdict"].value_counts(sort=False).items())
+            lines.append(f"<details><summary>{len(unscored)} points without a result of ours ({counts})</summary>")
+            lines += html_table(unscored, UNSCORED_SHOWN, row_class="verdict")
+            lines.append("</details>")
     if variants is not None and len(variants):
         lines.append("<h1>Variants scored against the same published points</h1>")
         for (variant, base, figure), points in variants.groupby(["variant", "scored_against", "figure"], sort=False):
@@ -261,9 +310,16 @@ def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame, variants: pd.DataF
             lines.append(f"<h2><code>{html.escape(variant)}</code> beside <code>{html.escape(base)}</code>: "
                          f"{html.escape(figure)} <small>(variant agrees at {agree} of {len(points)}; "
                          f"{base}: {int((points['verdict'] == 'agree').sum())})</small></h2>")
-            lines += _table(points, VARIANT_SHOWN)
+            lines += html_table(points, VARIANT_SHOWN)
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"
+
+
+def _headline_html(card: pd.DataFrame) -> str:
+    """The headline with its first clause (N of the M points this run covers) in bold."""
+    text = headline(card)
+    first, _, rest = text.partition(" agree")
+    return f"<b>{html.escape(first)} agree</b>{html.escape(rest)}"
 
 
 def main(argv: list[str]) -> None:

@@ -10,21 +10,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from .scorecard import headline
+
 HEADLINE = ["dataset", "model", "z_dim", "mid_dim", "MI_ksg_mean", "H_q_x_mean", "x_recon_err_mean",
             "clf_acc_KNN5_mean", "MI_ksg_count"]
 SCORECARD = "fidelity_scorecard"
 
 
 def reproduction_line(card: pd.DataFrame) -> str:
-    """"reproduction: N of M published points agree (K undecided, D disagree)", where M counts the points the
-    run compared; points of figures the config did not run are counted apart."""
-    counts = card["verdict"].value_counts()
-    agree, undecided, disagree, missing = (int(counts.get(v, 0)) for v in ("agree", "undecided", "disagree", "missing"))
-    line = (f"reproduction: {agree} of {agree + undecided + disagree} published points agree "
-            f"({undecided} undecided, {disagree} disagree)")
-    if missing:
-        line += f"; {missing} more published points are outside this run's grid"
-    return line
+    """"reproduction: N of the M published points that this run covers agree (...)", then the points that need
+    runs this config does not make, with the preset that makes them (mimflow.core.scorecard.headline)."""
+    return f"reproduction: {headline(card)}"
 
 
 def print_summary(results: Path = Path("results"), out=sys.stdout) -> None:

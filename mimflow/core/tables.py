@@ -74,3 +74,36 @@ def save_tables(runs: pd.DataFrame, summary: pd.DataFrame, runs_path: str | Path
     """Both tables as CSV, each through a temporary name."""
     for frame, path in ((runs, runs_path), (summary, summary_path)):
         write_bytes_atomic(frame.to_csv(index=False).encode(), path)
+
+
+# The columns of the rendered summary tables (every metric stays in the CSV): the published figures' metrics
+# and the best epoch for low-dimensional runs; NLL, ELBO, MI and clustering for image runs.
+LOWDIM_SHOWN = ("MI_ksg", "H_q_x", "x_recon_err", "clf_acc_KNN5", "epoch")
+IMAGE_SHOWN = ("test_nll_is", "test_elbo", "MI_ksg", "NMI", "clf_acc_KNN5", "epoch")
+
+
+def summary_html(summary: pd.DataFrame, title: str, shown: tuple[str, ...], csv_name: str) -> str:
+    """A standalone HTML page of a summary table: one row per group (its keys, the seeds counted), each shown
+    metric as mean ± std over seeds, and the failed runs where any failed."""
+    import html
+
+    from .html_table import TABLE_STYLE, html_table
+
+    keys = [k for k in ("dataset", "model", "prior", "z_dim", "mid_dim") if k in summary.columns]
+    metrics = [m for m in shown if f"{m}_mean" in summary.columns]
+    frame = summary[keys].copy()
+    frame["seeds"] = summary[f"{metrics[0]}_count"].astype(int) if metrics else 0
+    for metric in metrics:
+        frame[metric] = [("" if pd.isna(m) else f"{m:.4g}" + ("" if pd.isna(s) else f" ± {s:.2g}"))
+                         for m, s in zip(summary[f"{metric}_mean"], summary[f"{metric}_std"])]
+    columns = [(k, k) for k in keys] + [("seeds", "seeds")] + [(m, f"{m} (mean ± std)") for m in metrics]
+    if FAILED_RUNS in summary.columns and (summary[FAILED_RUNS].fillna("") != "").any():
+        frame[FAILED_RUNS] = summary[FAILED_RUNS].fillna("")
+        columns.append((FAILED_RUNS, "failed runs"))
+    lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+             f"<style>{TABLE_STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+             f"<p>Mean ± std (ddof 1) over seeds; every metric and the training settings are in "
+             f"<code>{html.escape(csv_name)}</code>.</p>"]
+    lines += html_table(frame, columns, text_columns=[k for k in keys if k not in INTEGER_KEYS] + [FAILED_RUNS])
+    lines.append("</body></html>")
+    return "\n".join(lines) + "\n"

@@ -195,8 +195,10 @@ def test_a_job_runs_from_plain_inputs(tmp_path):
     run.mkdir(parents=True)
     (run / "metrics.json").write_text('{"MI_ksg": 1.5, "H_q_x": 2.0}')
     (run / "provenance.json").write_text('{"settings": {"run": {"epochs": 3}}}')
-    output = SimpleNamespace(runs=str(tmp_path / "runs.csv"), summary=str(tmp_path / "summary.csv"))
+    output = SimpleNamespace(runs=str(tmp_path / "runs.csv"), summary=str(tmp_path / "summary.csv"),
+                             page=str(tmp_path / "summary.html"))
     job = JobContext("experiment_table", input=SimpleNamespace(metrics=[str(run / "metrics.json")]), output=output,
-                     log_file=str(tmp_path / "job.log")).setup()
+                     wildcards=SimpleNamespace(experiment="toy2d"), log_file=str(tmp_path / "job.log")).setup()
     experiment_table(job)
     assert "MI_ksg" in Path(output.summary).read_text() and "1 runs, 1 groups" in (tmp_path / "job.log").read_text()
+    assert "<h1>Experiment toy2d</h1>" in Path(output.page).read_text()

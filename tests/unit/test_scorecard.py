@@ -5,15 +5,21 @@ import json
 import math
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mimflow.core.scorecard import (
     CARD_COLUMNS,
+    COVERING_PRESETS,
+    PLANNED_COLUMNS,
     POINT_COLUMNS,
     PUBLISHED_EXPERIMENTS,
     fidelity_scorecard,
+    headline,
     published_points,
     scorecard_html,
     scorecard_summary,
@@ -86,16 +92,57 @@ def test_a_wide_bimodal_bar_with_few_seeds_is_undecided():
     assert verdict(("mim", 5, 5.0, 2.0), ("mim", 5, 6.5, 0.1, 3))["verdict"] == "agree"
 
 
-def test_points_without_our_runs_are_missing():
+def test_points_without_our_runs_are_missing_or_not_run():
     points = published(("mim", 5, 5.0, 1.0), ("vae", 20, 1.0, 0.3), ("mim", 20, 5.0, 0.3))
     entropy = points.iloc[[0]].assign(experiment="toy2d_entropy", model="mim-minusH")
     points = pd.concat([points, entropy], ignore_index=True)
     summary = ours(("mim", 5, 5.1, 0.1, 2), ("mim", 20, nan, nan, 0))  # no vae; mim at 20 has no finite value
     card = fidelity_scorecard(points, {"toy2d": summary})  # toy2d_entropy not run at all
-    assert list(card["verdict"]) == ["agree", "missing", "missing", "missing"]
-    missing = card[card["verdict"] == "missing"]
-    assert missing["our_mean"].isna().all() and missing["difference"].isna().all()
-    assert list(missing["seeds"]) == [0, 0, 0]
+    assert list(card["verdict"]) == ["agree", "not run", "missing", "not run"]
+    unscored = card[card["verdict"] != "agree"]
+    assert unscored["our_mean"].isna().all() and unscored["difference"].isna().all()
+    assert list(unscored["seeds"]) == [0, 0, 0]
+    # with the config's grid: a planned point without a result is missing, the rest not run
+    planned = pd.DataFrame([("toy2d", "toy4", model, 2, x) for model, x in (("mim", 5), ("mim", 20), ("vae", 20))]
+                           + [("toy2d", "toy4", "vae", 4, 5), ("toy2d", "other", "vae", 2, 5)], columns=PLANNED_COLUMNS)
+    card = fidelity_scorecard(points, {"toy2d": summary}, planned)
+    assert list(card["verdict"]) == ["agree", "missing", "missing", "not run"]
+
+
+def test_the_headline_counts_only_the_points_the_run_covers():
+    points = published(("mim", 5, 5.0, 1.0), ("mim", 20, 5.0, 0.3), ("mim", 100, 5.0, 2.0), ("vae", 5, 1.0, 0.3),
+                       ("vae", 20, 1.0, 0.3))
+    points = pd.concat([points, points.iloc[[0, 1]].assign(experiment="bottleneck_fmnist20", x_name="z_dim",
+                                                            figure="pca-fashion-mnist20/stats/fig.MI_ksg.png")],
+                       ignore_index=True)
+    summary = ours(("mim", 5, 5.1, 0.1, 3), ("mim", 20, 9.0, 0.1, 3), ("mim", 100, 1.0, 0.1, 3),
+                   ("vae", 5, nan, nan, 0))
+    planned = summary[["experiment", "dataset", "model", "z_dim", "mid_dim"]]
+    card = fidelity_scorecard(points, {"toy2d": summary}, planned)
+    assert list(card["verdict"]) == ["agree", "disagree", "undecided", "missing", "not run", "not run", "not run"]
+    assert headline(card) == (
+        "1 of the 4 published points that this run covers agree (1 disagree, 1 undecided, 1 without a result); "
+        "3 more published points need runs this config does not make: presets/paper-check.yaml makes 1 (toy2d); "
+        "presets/pca-fmnist.yaml makes 2 (bottleneck_fmnist20)")
+    everything = fidelity_scorecard(points.iloc[:3], {"toy2d": summary}, planned)
+    assert headline(everything) == "1 of the 3 published points that this run covers agree (1 disagree, 1 undecided)"
+
+
+@pytest.mark.parametrize("preset", sorted(set(COVERING_PRESETS.values())))
+def test_each_covering_preset_makes_every_published_point_it_is_named_for(preset, repo_root, checked_in):
+    from mimflow.workflow import experiment_runs
+
+    from .test_config import _deep_update
+
+    config = yaml.safe_load((repo_root / "config.yaml").read_text())
+    _deep_update(config, yaml.safe_load((repo_root / preset).read_text()))
+    named = [name for name, path in COVERING_PRESETS.items() if path == preset]
+    assert set(named) <= set(config["run_experiments"])
+    planned = pd.DataFrame([run for name in named for run in experiment_runs(config, name)])
+    points = checked_in[checked_in["experiment"].isin(named)]
+    card = fidelity_scorecard(points, {}, planned[PLANNED_COLUMNS])
+    assert len(card) and set(card["verdict"]) == {"missing"}, card.loc[card["verdict"] != "missing", "x"].tolist()
+    assert set(COVERING_PRESETS) == set(PUBLISHED_EXPERIMENTS)
 
 
 def test_only_the_published_setting_of_the_fixed_dim_is_compared():
@@ -112,16 +159,51 @@ def test_summary_and_html_count_each_verdict():
                        ignore_index=True)
     summary = ours(("mim", 5, 5.1, 0.1, 3), ("mim", 20, 9.0, 0.1, 3), ("mim", 100, 1.0, 0.1, 3))
     card = fidelity_scorecard(points, {"toy2d": summary.assign(H_q_x_mean=5.0, H_q_x_std=0.1, H_q_x_count=3)})
-    assert list(card["verdict"]) == ["agree", "disagree", "undecided", "missing", "agree"]
+    assert list(card["verdict"]) == ["agree", "disagree", "undecided", "not run", "agree"]
     table = scorecard_summary(card)
     assert list(table["figure"]) == [FIGURE, "toy4/stats/fig.H_q_x.png"]
     first = table.iloc[0]
-    assert (first["points"], first["agree"], first["disagree"], first["undecided"], first["missing"]) == (4, 1, 1, 1, 1)
+    assert (first["points"], first["agree"], first["disagree"], first["undecided"], first["not run"]) == (4, 1, 1, 1, 1)
     assert first["agree_fraction"] == pytest.approx(0.25)
-    page = scorecard_html(card, table)
+    page = scorecard_html(card, table, figure_png=b"\x89PNG fake")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert "<b>2 of 5</b>" in page and "1 / 4" in page
+    assert "<b>2 of the 4 published points that this run covers agree</b>" in page and "1 / 3" in page
     assert page.count('<tr class="disagree">') == 1 and page.count('<tr class="undecided">') == 1
+    assert '<img src="data:image/png;base64,iVBORyBmYWtl"' in page
+    # the scored rows come first; the unscored ones are folded away below them
+    first_section = page[page.index(f"<h2>{FIGURE}"):page.index("<h2>toy4/stats/fig.H_q_x.png")]
+    assert first_section.index('<tr class="undecided">') < first_section.index("<details>")
+    assert first_section.index("<details>") < first_section.index('<tr class="not-run">') < first_section.index("</details>")
+    assert "<summary>1 points without a result of ours (1 not run)</summary>" in first_section
+
+
+def test_the_scorecard_figure_has_a_panel_per_published_figure_titled_with_its_counts(checked_in):
+    from mimflow.lowdim.scorecard_figure import VERDICT_COLORS, scorecard_figure
+
+    toy = checked_in[checked_in["experiment"] == "toy2d"]
+    summary = (toy[toy["metric"] == "MI_ksg"][["model", "x"]].rename(columns={"x": "mid_dim"})
+               .assign(experiment="toy2d", dataset="toy4", z_dim=2))
+    mi = toy[toy["metric"] == "MI_ksg"].set_index(["model", "x"])["published_mean"]
+    # ours: the published mean (agree) except 0.0 for the MIM at mid_dim 5 (far off its bar: undecided or disagree)
+    summary["MI_ksg_mean"] = [0.0 if (m, x) == ("mim", 5) else mi[(m, x)] for m, x in zip(summary["model"], summary["mid_dim"])]
+    summary = summary.assign(MI_ksg_std=0.01, MI_ksg_count=3)
+    card = fidelity_scorecard(checked_in, {"toy2d": summary}, summary[PLANNED_COLUMNS])
+    fig = scorecard_figure(card)
+    drawn = [ax for ax in fig.axes if ax.axison]
+    assert len(drawn) == 16
+    titles = {ax.get_title() for ax in drawn}
+    n_mi = len(summary)
+    assert f"toy4/stats · MI_ksg\n{n_mi - 1} of {n_mi} agree (1 undecided)" in titles
+    n_h = int((toy["metric"] == "H_q_x").sum())
+    assert f"toy4/stats · H_q_x\n0 of {n_h} agree ({n_h} missing)" in titles
+    n_pca = int(((checked_in["experiment"] == "bottleneck_fmnist20") & (checked_in["metric"] == "MI_ksg")).sum())
+    assert f"pca-fashion-mnist20/stats · MI_ksg\nnot run here: {n_pca} points" in titles
+    colors = {tuple(np.round(line.get_color() if isinstance(line.get_color(), tuple) else
+                             matplotlib.colors.to_rgba(line.get_color()), 3))
+              for ax in drawn for line in ax.get_lines()}
+    for verdict in ("agree", "undecided"):
+        assert tuple(np.round(matplotlib.colors.to_rgba(VERDICT_COLORS[verdict]), 3)) in colors
+    matplotlib.pyplot.close(fig)
 
 
 READINGS = {"figures": {
@@ -188,10 +270,12 @@ def test_the_demo_ends_with_the_reproduction_line(tmp_path):
 
     from mimflow.core.summary import print_summary, reproduction_line
 
-    card = pd.DataFrame({"verdict": ["agree"] * 7 + ["undecided"] * 2 + ["disagree"] + ["missing"] * 5})
-    assert reproduction_line(card) == ("reproduction: 7 of 10 published points agree (2 undecided, 1 disagree); "
-                                       "5 more published points are outside this run's grid")
-    assert reproduction_line(card[card["verdict"] != "missing"]).endswith("(2 undecided, 1 disagree)")
+    card = pd.DataFrame({"verdict": ["agree"] * 7 + ["undecided"] * 2 + ["disagree"] + ["not run"] * 5,
+                         "experiment": ["toy2d"] * 10 + ["bottleneck_fmnist20"] * 5})
+    assert reproduction_line(card) == ("reproduction: 7 of the 10 published points that this run covers agree "
+                                       "(1 disagree, 2 undecided); 5 more published points need runs this config "
+                                       "does not make: presets/pca-fmnist.yaml makes 5 (bottleneck_fmnist20)")
+    assert reproduction_line(card[card["verdict"] != "not run"]).endswith("(1 disagree, 2 undecided)")
     tables = tmp_path / "tables"
     tables.mkdir()
     pd.DataFrame({"dataset": ["toy4"], "model": ["mim"], "z_dim": [2], "mid_dim": [5], "MI_ksg_mean": [1.23456],
@@ -208,7 +292,7 @@ def test_the_demo_ends_with_the_reproduction_line(tmp_path):
     print_summary(tmp_path, out)
     text = out.getvalue()
     assert "fidelity_scorecard_summary" not in text and "Empty DataFrame" not in text
-    assert "reproduction: 7 of 10 published points agree" in text.splitlines()[-1]
+    assert "reproduction: 7 of the 10 published points that this run covers agree" in text.splitlines()[-1]
 
 
 def test_a_variant_is_scored_against_the_same_points_beside_its_experiment():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -92,3 +93,21 @@ def test_image_table_reads_model_from_the_run_folder(tmp_path):
     assert set(runs["train_arch"]) == {"convhvae_2level", "pixelhvae_2level"}
     conv = summary[summary["model"] == "convhvae_2level-vae"].iloc[0]
     assert conv["test_nll_is_mean"] == pytest.approx(91.0) and conv["test_nll_is_count"] == 2
+
+
+def test_the_summary_page_shows_each_group_as_mean_and_std_over_seeds(metrics_paths):
+    from mimflow.core.tables import LOWDIM_SHOWN, summary_html
+
+    _, summary = experiment_table(metrics_paths, RUN_PATTERN)
+    page = summary_html(summary, "Experiment toy2d", LOWDIM_SHOWN, "results/tables/toy2d_summary.csv")
+    assert page.startswith("<!DOCTYPE html>") and "<h1>Experiment toy2d</h1>" in page
+    header = re.search(r"<tr><th>.*</tr>", page).group(0)
+    # only the shown metrics present in the table, in LOWDIM_SHOWN order; no H_P_x, no failed-runs column
+    assert re.findall(r"<th>([^<]+)</th>", header) == [
+        "dataset", "model", "z_dim", "mid_dim", "seeds", "MI_ksg (mean ± std)", "H_q_x (mean ± std)",
+        "clf_acc_KNN5 (mean ± std)"]
+    mim = re.search(r"<tr><td class=\"text\">toy4</td><td class=\"text\">mim</td>.*</tr>", page).group(0)
+    mi = np.array([1.10, 1.30, 1.60])
+    assert f"<td>3</td><td>{mi.mean():.4g} ± {mi.std(ddof=1):.2g}</td>" in mim
+    vae = re.search(r"<td class=\"text\">vae</td>.*</tr>", page).group(0)
+    assert "<td>1</td><td>0.4</td>" in vae  # one seed: no std

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +94,15 @@ def smoke_run(tmp_path_factory, fixture_server) -> Path:
     override = write_data_override(workdir, fixture_server)
     snakemake(workdir, "--cores", "2", "--configfile", "presets/smoke.yaml", override)
     return workdir
+
+
+def report_captions(report: Path) -> dict[str, str]:
+    """Every report item's caption as text, by the item's path."""
+    text = report.read_text(errors="replace")
+    start = text.index('<script id="results">')
+    block = text[text.index("{", start):text.index("</script>", start)]
+    results = json.loads(block[:block.rindex("}") + 1])
+    return {path: re.sub(r"<[^>]+>", "", entry["caption"]) for path, entry in results.items()}
 
 
 SMOKE_ARGS = ("--configfile", "presets/smoke.yaml", "test_data.yaml")

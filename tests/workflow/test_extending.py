@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, copy_workflow, pending_outputs, snakemake
+from mimflow.workflow import SUMMARY_PAGE
+
+from .conftest import REPO, copy_workflow, pending_outputs, report_captions, snakemake
 
 DOC = REPO / "docs" / "extending.md"
 EXPERIMENT = "extending_example"
@@ -44,7 +46,7 @@ def test_the_page_shows_the_example_files_as_they_are(files):
 def test_the_documented_example_runs_through_the_protocol(tmp_path):
     workdir = copy_workflow(tmp_path / "example")
     commands = documented_commands()
-    assert [c[0] for c in commands] == ["python", "snakemake"], commands
+    assert [c[0] for c in commands] == ["python", "snakemake", "snakemake"] and "--report" in commands[2], commands
     for command in commands:
         if command[0] == "python":
             subprocess.run([sys.executable, *command[1:]], cwd=workdir, check=True, capture_output=True, text=True)
@@ -74,6 +76,15 @@ def test_the_documented_example_runs_through_the_protocol(tmp_path):
     assert not (workdir / "results/tables/fidelity_scorecard.csv").exists()
     # nothing is stale afterwards
     assert pending_outputs(workdir, *commands[1][1:]) == {}
+    # the report: every per-run figure captioned with its seed, and as data without a known density
+    captions = report_captions(workdir / "results" / "report.html")
+    per_run = {path: text for path, text in captions.items() if path.endswith(("reconstruction.png", "grid.png"))}
+    assert len(per_run) == 24
+    for path, text in per_run.items():
+        seed = re.search(r"/seed(\d+)/", path).group(1)
+        assert f"seed {seed}" in text and "no known density" in text, text
+        assert "true P(x)" not in text
+    assert SUMMARY_PAGE.format(experiment=EXPERIMENT) in captions
 
 
 @pytest.mark.workflow
@@ -116,9 +127,12 @@ def test_the_second_example_trains_for_real_on_the_digits(tmp_path):
     """MMD-VAE (batch-level, drawing) beside VAE and MIM on scikit-learn's digits, exactly as documented."""
     workdir = copy_workflow(tmp_path / "digits")
     commands = documented_commands("digits-example-commands")
-    assert [c[0] for c in commands] == ["python", "snakemake"], commands
+    assert [c[0] for c in commands] == ["python", "snakemake", "snakemake"] and "--report" in commands[2], commands
     subprocess.run([sys.executable, *commands[0][1:]], cwd=workdir, check=True, capture_output=True, text=True)
     snakemake(workdir, *commands[1][1:])
+    snakemake(workdir, *commands[2][1:])
+    assert "principal axes" in report_captions(workdir / "results" / "report.html")[
+        "results/runs/digits_example/digits/mmd-vae/z8-h50/seed1/reconstruction.png"]
 
     table = pd.read_csv(workdir / "results/tables/digits_example.csv")
     assert sorted(table["model"]) == ["mim", "mmd-vae", "vae"]
@@ -138,11 +152,13 @@ def test_the_third_example_scores_its_runs_from_python(tmp_path):
     documented, ending in the page's own script that loads each finished run from its folder."""
     workdir = copy_workflow(tmp_path / "tc")
     commands = documented_commands("tc-example-commands")
-    assert [c[0] for c in commands] == ["python", "snakemake", "python"], commands
+    assert [c[0] for c in commands] == ["python", "snakemake", "snakemake", "python"], commands
     subprocess.run([sys.executable, *commands[0][1:]], cwd=workdir, check=True, capture_output=True, text=True)
     snakemake(workdir, *commands[1][1:])
-    args = [match for arg in commands[2][2:] for match in sorted(glob.glob(arg, root_dir=workdir)) or [arg]]
-    scored = subprocess.run([sys.executable, commands[2][1], *args], cwd=workdir, check=True, capture_output=True,
+    snakemake(workdir, *commands[2][1:])
+    assert (workdir / "results" / "report.html").stat().st_size > 0
+    args = [match for arg in commands[3][2:] for match in sorted(glob.glob(arg, root_dir=workdir)) or [arg]]
+    scored = subprocess.run([sys.executable, commands[3][1], *args], cwd=workdir, check=True, capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": str(workdir)}).stdout
 
     table = pd.read_csv(workdir / "results/tables/tc_example.csv")
