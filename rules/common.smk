@@ -139,7 +139,7 @@ def clustering_group_inputs(wildcards):
 
 
 def image_targets():
-    targets = [SUMMARY_TABLE.format(experiment="images")]
+    targets = [SUMMARY_TABLE.format(experiment="images"), SUMMARY_PAGE.format(experiment="images")]
     targets += [SHOWCASE_FIGURE.format(dataset=dataset) for dataset in showcase_datasets(config)]
     clustering = config["images"]["clustering_every"] > 0
     for run in image_runs(config):
@@ -308,7 +308,7 @@ def experiment_figure_targets(name):
 def all_targets():
     targets = [dataset_file(name) for name in config["build_datasets"]]
     for name in config["run_experiments"]:
-        targets.append(SUMMARY_TABLE.format(experiment=name))
+        targets += [SUMMARY_TABLE.format(experiment=name), SUMMARY_PAGE.format(experiment=name)]
         targets += experiment_figure_targets(name)
     if config["run_images"]:
         targets += image_targets()
