@@ -33,7 +33,7 @@ window.addEventListener("load", () => {
 });
 """
 
-# The Snakemake report: open a category from the menu and press the view button of one of its items, as a
+# The Snakemake report: read its opening text, then open a category from the menu and press the view button of one of its items, as a
 # reader does; the figure is shown as an <img>, an HTML item (a summary table) in an <iframe>.
 REPORT_SCRIPT = """
 const wait = ms => new Promise(resolve => setTimeout(resolve, ms));
@@ -52,7 +52,8 @@ async function view(category, label) {
 }
 window.addEventListener("load", async () => {
   await wait(300);
-  const out = { figure_item: await view(FIGURE_CATEGORY, FIGURE_LABEL) };
+  const out = { intro: (document.querySelector("#app .prose") || {}).textContent || "" };  // the opening page
+  out.figure_item = await view(FIGURE_CATEGORY, FIGURE_LABEL);
   const img = [...document.querySelectorAll("#app img")].find(i => i.src.startsWith("data:image/png") && i.naturalWidth > 100);
   out.figure_width = img ? img.naturalWidth : 0;
   out.table_item = await view(TABLE_CATEGORY, TABLE_LABEL);

@@ -141,6 +141,8 @@ def test_a_browser_finds_the_scorecard_figure_and_its_tables(smoke_run, tmp_path
 def test_a_browser_finds_the_scorecard_figure_and_a_summary_table_in_the_report(smoke_report, tmp_path):
     found = rendered(smoke_report, REPORT_SCRIPT, tmp_path, FIGURE_CATEGORY="Reproduction vs paper",
                      FIGURE_LABEL="scorecard figure", TABLE_CATEGORY="Tables", TABLE_LABEL="toy2d")
+    intro = " ".join(found["intro"].split())
+    assert "seed group" in intro and "This report was made with the experiments toy2d" in intro
     assert found["figure_item"] and found["figure_width"] > 1000
     assert found["table_item"] and found["table_src"].startswith("data:text/html")
     page = base64.b64decode(found["table_src"].split(",", 1)[1]).decode()
