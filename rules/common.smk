@@ -333,9 +333,9 @@ def scorecard_targets():
 def scorecard_planned():
     """The seed groups of the scored experiments (experiment, dataset, model, z_dim, mid_dim): the points
     this config makes; the scorecard calls every other published point "not run"."""
-    groups = {tuple(run[k] for k in ("experiment", "dataset", "model", "z_dim", "mid_dim"))
-              for name in SCORECARD_EXPERIMENTS for run in experiment_runs(config, name)}
-    return [dict(zip(("experiment", "dataset", "model", "z_dim", "mid_dim"), group)) for group in sorted(groups)]
+    keys = ("experiment", "dataset", "model", "z_dim", "mid_dim")  # PLANNED_COLUMNS of mimflow.core.scorecard
+    groups = {tuple(run[k] for k in keys) for name in SCORECARD_EXPERIMENTS for run in experiment_runs(config, name)}
+    return [dict(zip(keys, group)) for group in sorted(groups)]
 
 
 def check_report_targets():
