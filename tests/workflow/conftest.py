@@ -97,12 +97,13 @@ def smoke_run(tmp_path_factory, fixture_server) -> Path:
 
 
 def report_captions(report: Path) -> dict[str, str]:
-    """Every report item's caption as text, by the item's path."""
+    """Every report item's caption as a reader reads it (tags dropped, white space collapsed), by the item's
+    path."""
     text = report.read_text(errors="replace")
     start = text.index('<script id="results">')
     block = text[text.index("{", start):text.index("</script>", start)]
     results = json.loads(block[:block.rindex("}") + 1])
-    return {path: re.sub(r"<[^>]+>", "", entry["caption"]) for path, entry in results.items()}
+    return {path: " ".join(re.sub(r"<[^>]+>", "", entry["caption"]).split()) for path, entry in results.items()}
 
 
 SMOKE_ARGS = ("--configfile", "presets/smoke.yaml", "test_data.yaml")
