@@ -39,3 +39,10 @@ def html_table(frame: pd.DataFrame, columns: list[tuple[str, str]], row_class: s
         out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return out
+
+
+def html_page(title: str, body: list[str], style: str = TABLE_STYLE) -> str:
+    """A standalone HTML page: `title` as its title, then the `body` lines."""
+    head = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+            f"<style>{style}</style></head><body>"]
+    return "\n".join(head + body + ["</body></html>"]) + "\n"

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..names import PUBLISHED_EXPERIMENTS, PUBLISHED_FIGURES
-from .html_table import TABLE_STYLE, html_table, html_value
+from .html_table import TABLE_STYLE, html_page, html_table, html_value
 
 X_NAMES = ("mid_dim", "z_dim")
 # The dim each published figure holds fixed: the toy4 figures sweep mid_dim at z_dim 2, the
@@ -265,9 +265,7 @@ def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame, variants: pd.DataF
     """A standalone HTML page: the headline (counting only the points this run covers), the small-multiples
     figure (embedded), the criterion, the per-figure counts, then each figure's scored points with the
     unscored ones folded away; then each variant beside its published experiment, point by point."""
-    lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>mimflow: reproduction vs the published figures</title>", f"<style>{STYLE}</style></head><body>",
-             "<h1>Reproduction scorecard: mimflow vs the published MIM stats figures</h1>",
+    lines = ["<h1>Reproduction scorecard: mimflow vs the published MIM stats figures</h1>",
              f'<p class="headline">{_headline_html(card)}</p>']
     if figure_png is not None:
         data = base64.b64encode(figure_png).decode()
@@ -311,8 +309,7 @@ def scorecard_html(card: pd.DataFrame, summary: pd.DataFrame, variants: pd.DataF
                          f"{html.escape(figure)} <small>(variant agrees at {agree} of {len(points)}; "
                          f"{base}: {int((points['verdict'] == 'agree').sum())})</small></h2>")
             lines += html_table(points, VARIANT_SHOWN)
-    lines.append("</body></html>")
-    return "\n".join(lines) + "\n"
+    return html_page("mimflow: reproduction vs the published figures", lines, STYLE)
 
 
 def _headline_html(card: pd.DataFrame) -> str:

@@ -87,7 +87,7 @@ def summary_html(summary: pd.DataFrame, title: str, shown: tuple[str, ...], csv_
     metric as mean ± std over seeds, and the failed runs where any failed."""
     import html
 
-    from .html_table import TABLE_STYLE, html_table
+    from .html_table import html_page, html_table
 
     keys = [k for k in ("dataset", "model", "prior", "z_dim", "mid_dim") if k in summary.columns]
     metrics = [m for m in shown if f"{m}_mean" in summary.columns]
@@ -100,10 +100,8 @@ def summary_html(summary: pd.DataFrame, title: str, shown: tuple[str, ...], csv_
     if FAILED_RUNS in summary.columns and (summary[FAILED_RUNS].fillna("") != "").any():
         frame[FAILED_RUNS] = summary[FAILED_RUNS].fillna("")
         columns.append((FAILED_RUNS, "failed runs"))
-    lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
-             f"<style>{TABLE_STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+    lines = [f"<h1>{html.escape(title)}</h1>",
              f"<p>Mean ± std (ddof 1) over seeds; every metric and the training settings are in "
              f"<code>{html.escape(csv_name)}</code>.</p>"]
     lines += html_table(frame, columns, text_columns=[k for k in keys if k not in INTEGER_KEYS] + [FAILED_RUNS])
-    lines.append("</body></html>")
-    return "\n".join(lines) + "\n"
+    return html_page(title, lines)
